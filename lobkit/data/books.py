@@ -149,7 +149,7 @@ def best_price(side: Side) -> np.ndarray:
 def _list_series(side: Side, values: pl.Series) -> pl.Series:
     arr = pa.ListArray.from_arrays(pa.array(side.offsets.astype(np.int32) if side.offsets[-1] < 2**31
                                             else side.offsets), values.to_arrow())
-    return pl.Series(arr)
+    return pl.from_arrow(arr)
 
 
 def side_json(side: Side) -> pl.Series:

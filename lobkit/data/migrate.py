@@ -10,8 +10,10 @@ crash or Ctrl-C inserts exactly the snapshots that are missing: the ones present
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,16 +71,29 @@ def batch_frame(cb: CleanBatch) -> pl.DataFrame:
 
 
 def copy_frame(conn, cfg: DbConfig, frame: pl.DataFrame) -> int:
-    """Insert ``frame`` (ts, bids, asks, source_id) in one transaction via COPY into a staging table.
+    """Insert ``frame`` (ts, bids, asks, source_id) in one transaction; returns the number of rows inserted.
 
-    Returns the number of rows inserted (the others were already present). Commits or rolls back as a whole.
+    Fast path: COPY straight into the table. If any row is already there (a rerun), that COPY fails as a whole
+    and the batch goes through a temporary staging table and ``INSERT ... ON CONFLICT (ts) DO NOTHING``.
+    Either way the batch commits or rolls back as a whole.
     """
     buf = io.BytesIO()
     frame.write_csv(buf, include_header=False, separator="\t", quote_style="never", null_value="\\N")
-    buf.seek(0)
     t = sql.Identifier(cfg.table)
     try:
         with conn.cursor() as cur:
+            cur.execute("SAVEPOINT lobkit_direct")
+            try:
+                buf.seek(0)
+                cur.copy_expert(sql.SQL("COPY {} (ts, bids, asks, source_id) FROM STDIN").format(t), buf)
+                inserted = len(frame)
+            except psycopg2.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT lobkit_direct")
+                inserted = None
+            if inserted is not None:
+                conn.commit()
+                return inserted
+            buf.seek(0)
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS lobkit_stage (ts TIMESTAMPTZ, bids JSONB, asks JSONB, "
                         "source_id BIGINT) ON COMMIT DELETE ROWS")
             cur.copy_expert("COPY lobkit_stage (ts, bids, asks, source_id) FROM STDIN", buf)
@@ -116,7 +131,7 @@ def ingest(
     try:
         require_table(conn, cfg)
         bar = tqdm(total=total, unit="snap", desc="migrate", disable=not progress, leave=False)
-        for cb in batches:
+        for cb, frame in _prefetch(batches):
             n_batch = len(cb.source_id) + len(cb.rejected_snapshots)
             if cb.rejections and strict:
                 raise BadRowError(cb.rejections[0].table, cb.rejections[0].row_id, cb.rejections[0].field,
@@ -128,7 +143,7 @@ def ingest(
             rejected_ids += cb.rejected_snapshots[:max(MAX_REPORTED - len(rejected_ids), 0)].tolist()
             if len(cb.source_id):
                 try:
-                    inserted += copy_frame(conn, cfg, batch_frame(cb))
+                    inserted += copy_frame(conn, cfg, frame)
                 except psycopg2.Error as exc:
                     raise cfg.error("COPY of a batch", exc) from None
             read += n_batch
@@ -142,6 +157,43 @@ def ingest(
     good = read - rejected_snaps
     return MigrationSummary(source, read, inserted, good - inserted, rejected, rejected_snaps,
                             tuple(rejected_ids), tuple(reported), secs, read / secs if secs > 0 else 0.0)
+
+
+def _prefetch(batches: Iterable[CleanBatch], depth: int = 2) -> Iterator[tuple[CleanBatch, pl.DataFrame]]:
+    """Read, validate and build the COPY text of the next batches in a thread while the server ingests."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for cb in batches:
+                item = (cb, batch_frame(cb) if len(cb.source_id) else None)
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # re-raised in the consumer
+            q.put(exc)
+
+    th = threading.Thread(target=work, name="lobkit-migrate-reader", daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        th.join(timeout=5)
 
 
 def clean_batches(reader: SqliteReader, batch_size: int) -> Iterable[CleanBatch]:

@@ -165,7 +165,7 @@ class SqliteReader:
         if not self.path.is_file():
             raise InputFormatError(self.path, None, "no such SQLite file")
         try:
-            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise InputFormatError(self.path, None, f"not a readable SQLite database ({exc})") from None
