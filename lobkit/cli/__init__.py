@@ -32,9 +32,11 @@ def main() -> None:
 
 
 def _register_all() -> None:
+    from lobkit.cli import data as _data
     from lobkit.cli import engine as _engine
 
     _engine.register(main)
+    _data.register(main)
 
 
 _register_all()

@@ -1,0 +1,161 @@
+"""Data-layer commands: ``sample-data``, ``db init``, ``db stats``, ``migrate``, ``lobster import``."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import click
+
+from lobkit.data.errors import ConfigError
+
+_DSN_HELP = "SQLAlchemy URL of the server, e.g. postgresql://postgres:PW@127.0.0.1:5432/market_sim_lob " \
+            "(default: $LOBKIT_DSN). The password is never printed."
+
+
+def _cfg(dsn: str | None, table: str, chunk_interval_h: float | None = None):
+    from lobkit.data.timescale import DbConfig
+
+    kw = {"table": table}
+    if chunk_interval_h is not None:
+        kw["chunk_interval"] = timedelta(hours=chunk_interval_h)
+    return DbConfig.from_env(dsn, **kw)
+
+
+def _schema(mapping: tuple[str, ...], ts_format: str):
+    from lobkit.data.sqlite import SqliteSchema
+
+    kw = {}
+    for m in mapping:
+        key, sep, value = m.partition("=")
+        if not sep:
+            raise ConfigError(f"--map takes FIELD=NAME, got {m!r}")
+        kw[key.strip()] = value.strip()
+    try:
+        return SqliteSchema(ts_format=ts_format, **kw)
+    except TypeError:
+        from dataclasses import fields
+
+        valid = ", ".join(f.name for f in fields(SqliteSchema) if f.name != "ts_format")
+        raise ConfigError(f"--map: unknown field in {mapping!r}; fields are {valid}") from None
+
+
+_dsn_opt = click.option("--dsn", default=None, help=_DSN_HELP)
+_table_opt = click.option("--table", default="lob_snapshots", show_default=True, help="Snapshot table.")
+
+
+@click.command("sample-data")
+@click.option("--out", "out", default="lob-btc.db", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--snapshots", default=5000, show_default=True, type=int, help="Number of snapshots.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed (numpy SeedSequence).")
+@click.option("--levels", default=20, show_default=True, type=int, help="Levels per side.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def sample_data(out, snapshots, seed, levels, force):
+    """Write a synthetic SQLite snapshot file in exactly the schema of lob-btc.db."""
+    from lobkit.data.sample import write_sample_db
+
+    p = write_sample_db(out, snapshots, seed, levels, overwrite=force)
+    click.echo(f"wrote {snapshots} snapshots x {levels} levels to {p}")
+
+
+@click.group("db")
+def db():
+    """TimescaleDB / PostgreSQL store of snapshots."""
+
+
+@db.command("init")
+@_dsn_opt
+@_table_opt
+@click.option("--chunk-interval-hours", type=float, default=24.0, show_default=True,
+              help="Hypertable chunk width.")
+def db_init(dsn, table, chunk_interval_hours):
+    """Create the database market_sim_lob, the timescaledb extension and the snapshot table (idempotent)."""
+    from lobkit.data.timescale import init_db
+
+    cfg = _cfg(dsn, table, chunk_interval_hours)
+    rep = init_db(cfg)
+    for note in rep.notes:
+        click.echo(f"note: {note}")
+    kind = "hypertable" if rep.hypertable else "plain table"
+    click.echo(f"ready: {kind} {cfg.table!r} in database {rep.database!r} at {cfg.safe_dsn}")
+
+
+@db.command("stats")
+@_dsn_opt
+@_table_opt
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def db_stats(dsn, table, as_json):
+    """Count, time range, chunks and size on disk of the snapshot table."""
+    from lobkit.data.timescale import stats
+
+    st = stats(_cfg(dsn, table))
+    if as_json:
+        click.echo(json.dumps(st.as_dict()))
+        return
+    click.echo(f"table      {st.table} ({'hypertable' if st.hypertable else 'plain table'})")
+    click.echo(f"snapshots  {st.count:,}")
+    click.echo(f"from       {st.first}")
+    click.echo(f"to         {st.last}")
+    click.echo(f"chunks     {st.chunks if st.chunks is not None else '-'}")
+    click.echo(f"size       {st.size_bytes / 1e6:,.1f} MB")
+
+
+@click.command("migrate")
+@click.argument("source", type=click.Path(dir_okay=False))
+@_dsn_opt
+@_table_opt
+@click.option("--batch-size", default=20_000, show_default=True, type=int, help="Snapshots per transaction.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad row (error names table, row id, field).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=NAME",
+              help="Map a table/column name, e.g. --map items=snapshots --map timestamp=ts.")
+@click.option("--ts-format", type=click.Choice(["auto", "text", "epoch_s", "epoch_ms"]), default="auto",
+              show_default=True, help="How SOURCE stores timestamps.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def migrate_cmd(source, dsn, table, batch_size, strict, as_json, mapping, ts_format, no_progress):
+    """Copy the snapshots of the SQLite file SOURCE into the database (idempotent, resumable)."""
+    from lobkit.data.migrate import migrate
+
+    cfg = _cfg(dsn, table)
+    s = migrate(source, cfg, schema=_schema(mapping, ts_format), batch_size=batch_size, strict=strict,
+                progress=not (no_progress or as_json))
+    if as_json:
+        click.echo(json.dumps(s.as_dict()))
+    else:
+        for line in s.lines():
+            click.echo(line)
+
+
+@click.command("import")
+@click.argument("zip_path", metavar="ZIP", type=click.Path(dir_okay=False))
+@_dsn_opt
+@click.option("--table", default="lob_snapshots", show_default=True,
+              help="Snapshot table (one per ticker: the key is the time alone).")
+@click.option("--tz", default="America/New_York", show_default=True, help="Time zone of the message times.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def lobster_import(zip_path, dsn, table, tz, as_json):
+    """Store the orderbook rows of a LOBSTER zip as snapshots (created with `lobkit db init` first)."""
+    from lobkit.data.lobster import import_lobster
+
+    s, lb = import_lobster(zip_path, _cfg(dsn, table), tz=tz, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps({**s.as_dict(), "ticker": lb.ticker, "collapsed_same_time": lb.collapsed}))
+        return
+    click.echo(f"{lb.ticker} {lb.date}, {lb.levels} levels: {lb.collapsed} rows collapsed (same microsecond)")
+    for line in s.lines():
+        click.echo(line)
+
+
+def register(group: click.Group) -> None:
+    """Add the data commands to the ``lobkit`` group (``lobster import`` joins an existing ``lobster``)."""
+    group.add_command(sample_data)
+    group.add_command(db)
+    group.add_command(migrate_cmd)
+    lobster = group.commands.get("lobster")
+    if lobster is None:
+        @click.group("lobster")
+        def lobster():
+            """LOBSTER (NASDAQ) sample data."""
+
+        group.add_command(lobster)
+    lobster.add_command(lobster_import)
