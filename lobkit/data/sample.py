@@ -10,7 +10,7 @@ All randomness comes from ``numpy.random.default_rng(numpy.random.SeedSequence(s
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ def _books(rng: np.random.Generator, n: int, levels: int, last_bid: int) -> tupl
 
 
 def write_sample_db(path: str | Path, snapshots: int, seed: int, levels: int = 20, *,
-                    start: datetime = datetime(2015, 5, 1, tzinfo=timezone.utc), mean_gap_s: float = 3.6,
+                    start: datetime = datetime(2015, 5, 1, tzinfo=UTC), mean_gap_s: float = 3.6,
                     overwrite: bool = False) -> Path:
     """Write ``snapshots`` synthetic snapshots with ``levels`` levels a side to the SQLite file ``path``."""
     path = Path(path)

@@ -22,7 +22,7 @@ import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ from lobkit.data.errors import ConfigError, InputFormatError
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
 from lobkit.data.timescale import DbConfig, require_table
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _as_utc(t: datetime | str | None, name: str) -> datetime | None:
@@ -48,7 +48,7 @@ def _as_utc(t: datetime | str | None, name: str) -> datetime | None:
             raise ConfigError(f"{name} is not an ISO 8601 time: {t!r}") from None
     if not isinstance(t, datetime):
         raise ConfigError(f"{name} must be a datetime or ISO string, got {type(t).__name__}")
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def _us(t: datetime) -> int:
