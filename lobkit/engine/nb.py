@@ -275,7 +275,7 @@ def _recentre(st, price):
     lv = st.lv
     for s in range(2):
         for f in range(4):
-            empty = -1 if (f == LV_HEAD or f == LV_TAIL) else 0
+            empty = -1 if f in (LV_HEAD, LV_TAIL) else 0
             if shift > 0:
                 for i in range(W):
                     j = i + shift
@@ -602,10 +602,9 @@ def modify(st, oid, price, size, ts, flags):
             return POST_ONLY_REJECTED, 0
         if not _fill_room(st, s):
             return FILLS_FULL, 0
-    if not (flags & FLAG_IOC) and not _in_window(st, price):
-        # the window must hold the new price with the old order gone or still there: try with it there
-        if not _recentre(st, price):
-            return ERR_PRICE_WINDOW, 0
+    # the window must hold the new price; it is tried with the old order still resting (atomicity)
+    if not (flags & FLAG_IOC) and not _in_window(st, price) and not _recentre(st, price):
+        return ERR_PRICE_WINDOW, 0
     _unlink(st, slot)
     return limit_order(st, side, price, size, oid, owner, ts, flags)
 
