@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lobkit-installed
 
-.PHONY: demo test lint bench sysdeps clean
+.PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,17 +15,10 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e '.[dev]'
 	touch $(STAMP)
 
-# System packages the tests use (a virtual X screen for the Tk GUI). Needs root; skipped when present.
-sysdeps:
-	@command -v Xvfb >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y -q xvfb >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q xvfb >/dev/null; }); \
-	  else echo "note: Xvfb missing and not root: GUI tests will skip"; fi; }
-
 demo: $(STAMP)
 	$(VENV)/bin/lobkit demo
 
-test: $(STAMP) sysdeps
+test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
