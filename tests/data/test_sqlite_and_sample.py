@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import numpy as np
 import pytest
@@ -46,7 +46,8 @@ def test_sample_books_are_plausible(tmp_path):
     con = sqlite3.connect(p)
     prices = np.array([r[0] for r in con.execute("SELECT price FROM bids UNION ALL SELECT price FROM asks")])
     assert np.allclose(np.round(prices / 0.01), prices / 0.01, atol=1e-6)
-    assert con.execute("SELECT min(c), max(c) FROM (SELECT count(*) c FROM asks GROUP BY item_id)").fetchone() == (20, 20)
+    counts = con.execute("SELECT min(c), max(c) FROM (SELECT count(*) c FROM asks GROUP BY item_id)").fetchone()
+    assert counts == (20, 20)
     frame = next(stream_sqlite(p, chunk_size=2000))
     arr = to_arrays(frame)
     spread = (arr.ask_ticks[:, 0] - arr.bid_ticks[:, 0])
@@ -117,9 +118,9 @@ def test_column_mapping_and_hostile_names_are_quoted_not_formatted(tmp_path):
 
 
 @pytest.mark.parametrize("fmt,conv", [
-    ("text", lambda us: datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")),
-    ("iso_z", lambda us: datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
-    ("offset", lambda us: datetime.fromtimestamp(us / 1e6, timezone.utc).astimezone(
+    ("text", lambda us: datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")),
+    ("iso_z", lambda us: datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+    ("offset", lambda us: datetime.fromtimestamp(us / 1e6, UTC).astimezone(
         timezone(__import__("datetime").timedelta(hours=2))).isoformat()),
     ("epoch_s", lambda us: us / 1e6),
     ("epoch_ms", lambda us: us // 1000),
@@ -154,7 +155,7 @@ def test_unparseable_timestamp_is_rejected_by_id(tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=4_102_444_800_000_000), min_size=1, max_size=50))
 def test_text_timestamps_round_trip(us):
-    text = [datetime.fromtimestamp(u // 1_000_000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    text = [datetime.fromtimestamp(u // 1_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S")
             + f".{u % 1_000_000:06d}" for u in us]
     got, ok = parse_timestamps(text, "text")
     assert ok.all() and got.tolist() == us

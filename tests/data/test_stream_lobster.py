@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -29,10 +29,10 @@ def test_round_trip_sqlite_timescale_polars(tsdb_cfg, lob_btc):
     b = pl.concat(list(stream_db(tsdb_cfg, chunk_size=777)))
     assert a.height == b.height == 5011
     assert a.equals(b)
-    lo, hi = "2015-05-01T02:00:00", datetime(2015, 5, 1, 3, 30, tzinfo=timezone.utc)
+    lo, hi = "2015-05-01T02:00:00", datetime(2015, 5, 1, 3, 30, tzinfo=UTC)
     fa = pl.concat(list(stream_sqlite(lob_btc, chunk_size=500, start=lo, end=hi)))
     fb = pl.concat(list(stream_db(tsdb_cfg, chunk_size=500, start=lo, end=hi)))
-    want = a.filter((pl.col("ts") >= datetime(2015, 5, 1, 2, tzinfo=timezone.utc)) & (pl.col("ts") < hi))
+    want = a.filter((pl.col("ts") >= datetime(2015, 5, 1, 2, tzinfo=UTC)) & (pl.col("ts") < hi))
     assert fa.equals(want) and fb.equals(want) and 0 < want.height < 5011
 
 
