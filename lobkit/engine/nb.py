@@ -502,7 +502,9 @@ def _limit(st, side, price, size, oid, owner, ts, flags):
         if not _fill_room(st, s):
             return FILLS_FULL, 0
     if not (flags & FLAG_IOC):
-        if st.meta[M_FREE] == -1:
+        # A crossing order needs no free slot up front: if any of it is left to rest, it has consumed at
+        # least one whole contra level first, which freed at least one slot.
+        if not crosses and st.meta[M_FREE] == -1:
             return ERR_CAPACITY, 0
         if not _in_window(st, price) and not _recentre(st, price):
             return ERR_PRICE_WINDOW, 0
@@ -731,3 +733,113 @@ def level_orders(st, s, price, out_oid, out_size, out_owner):
 def order_slot(st, oid):
     """Pool slot of a resting order, or -1 (for the facade's order look-ups)."""
     return _hfind(st, oid)
+
+
+@_kernel
+def snapshot(st, out):
+    """Write every resting order as a row (side, price, oid, size, owner, ts) of ``out`` (int64[n, 6]):
+    bids best price first, then asks best price first, each level in queue order. Returns the row count.
+    ``out`` must have a row per resting order (``meta[M_NBID] + meta[M_NASK]``)."""
+    meta = st.meta
+    base = meta[M_BASE]
+    n = 0
+    for s in range(2):
+        if s == 0:
+            j = meta[M_BEST_BID] - base if meta[M_NBID] > 0 else -1
+        else:
+            j = meta[M_BEST_ASK] - base if meta[M_NASK] > 0 else -1
+        while j >= 0:
+            slot = st.lv[LV_HEAD, s, j]
+            while slot != -1 and n < out.shape[0]:
+                out[n, 0] = st.orders[slot, O_SIDE]
+                out[n, 1] = base + j
+                out[n, 2] = st.orders[slot, O_ID]
+                out[n, 3] = st.orders[slot, O_SIZE]
+                out[n, 4] = st.orders[slot, O_OWNER]
+                out[n, 5] = st.orders[slot, O_TS]
+                n += 1
+                slot = st.orders[slot, O_NEXT]
+            if s == 0:
+                j = _next_down(st.occ, 0, j - 1)
+            else:
+                j = _next_up(st.occ, 1, j + 1)
+    return n
+
+
+@_kernel
+def check_state(st):
+    """Verify the state's internal consistency (for tests and debugging). Returns 0 when consistent, else the
+    number of the first broken invariant:
+
+    1 a level's linked list is broken (prev links, tail, an order's price or side, a size <= 0, a cycle);
+    2 a level's order count or volume differs from its orders; 3 the bitmap disagrees with the counts;
+    4 the resting counts differ; 5 a best price is wrong; 6 the book is crossed at rest;
+    7 an order's id does not map to its slot; 8 the id index holds a different number of entries;
+    9 resting orders + free slots != capacity.
+    """
+    meta = st.meta
+    base = meta[M_BASE]
+    W = meta[M_WIN]
+    C = st.orders.shape[0]
+    tot0 = 0
+    tot1 = 0
+    hi_bid = -1
+    lo_ask = -1
+    for s in range(2):
+        side = 1 if s == 0 else -1
+        for i in range(W):
+            slot = st.lv[LV_HEAD, s, i]
+            prev = -1
+            cnt = 0
+            vol = 0
+            while slot != -1:
+                if slot < 0 or slot >= C or cnt > C:
+                    return 1
+                if st.orders[slot, O_PREV] != prev or st.orders[slot, O_PRICE] != base + i:
+                    return 1
+                if st.orders[slot, O_SIDE] != side or st.orders[slot, O_SIZE] <= 0:
+                    return 1
+                if _hfind(st, st.orders[slot, O_ID]) != slot:
+                    return 7
+                cnt += 1
+                vol += st.orders[slot, O_SIZE]
+                prev = slot
+                slot = st.orders[slot, O_NEXT]
+            if st.lv[LV_TAIL, s, i] != prev:
+                return 1
+            if st.lv[LV_CNT, s, i] != cnt or st.lv[LV_VOL, s, i] != vol:
+                return 2
+            bit = (st.occ[s, i >> 6] >> np.uint64(i & 63)) & np.uint64(1)
+            if (bit == 1) != (cnt > 0):
+                return 3
+            if s == 0:
+                tot0 += cnt
+            else:
+                tot1 += cnt
+            if cnt > 0:
+                if s == 0:
+                    hi_bid = i
+                elif lo_ask == -1:
+                    lo_ask = i
+    if tot0 != meta[M_NBID] or tot1 != meta[M_NASK]:
+        return 4
+    if (hi_bid == -1 and meta[M_BEST_BID] != NO_BID) or (hi_bid != -1 and meta[M_BEST_BID] != base + hi_bid):
+        return 5
+    if (lo_ask == -1 and meta[M_BEST_ASK] != NO_ASK) or (lo_ask != -1 and meta[M_BEST_ASK] != base + lo_ask):
+        return 5
+    if hi_bid != -1 and lo_ask != -1 and hi_bid >= lo_ask:
+        return 6
+    used = 0
+    for h in range(st.htab.shape[0]):
+        if st.htab[h, 1] != -1:
+            used += 1
+    if used != tot0 + tot1:
+        return 8
+    nfree = 0
+    f = meta[M_FREE]
+    while f != -1 and nfree <= C:
+        nfree += 1
+        f = st.orders[f, O_NEXT]
+    if nfree + tot0 + tot1 != C:
+        return 9
+    return 0
