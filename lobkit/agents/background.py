@@ -40,7 +40,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from lobkit.agents.nb import FLOW_HAWKES, FS_LEN, hawkes_params
+from lobkit.agents.nb import (
+    EV_MARKET_BUY,
+    EV_MARKET_SELL,
+    FLOW_HAWKES,
+    FP_BETA,
+    FP_EBAR,
+    FP_MU_LIMIT,
+    FP_MU_MARKET,
+    FP_NU_CANCEL,
+    FS_EXC,
+    FS_LEN,
+    N_EVENT_TYPES,
+    hawkes_params,
+)
 
 
 class BackgroundTrader:
@@ -65,7 +78,25 @@ class BackgroundTrader:
     def flow_arrays(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """``(kind, fp, alpha, fs)``: what the loop's flow functions receive."""
         fp, alpha = hawkes_params(self.market)
-        return self.kind, fp, alpha, np.zeros(FS_LEN, np.float64)
+        fs = np.zeros(FS_LEN, np.float64)
+        exc = self.stationary_excitation(fp, alpha)
+        fs[FS_EXC:FS_EXC + N_EVENT_TYPES] = exc
+        fp[FP_EBAR] = max(exc[EV_MARKET_BUY] + exc[EV_MARKET_SELL], 1e-300)
+        return self.kind, fp, alpha, fs
+
+    def stationary_excitation(self, fp: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Mean excitation of the stationary process at the nominal book (``target_orders`` a side).
+
+        The flow starts there rather than at zero: with slow kernels (``hawkes_beta`` = 0.01/s) and a branching
+        ratio near 1 a process started at zero needs tens of minutes to reach its mean activity.
+        ``lambda = (I - B)^-1 mu`` with ``B = alpha / beta``; the excitation is ``lambda - mu``.
+        """
+        m = self.market
+        mu = np.array([fp[FP_MU_LIMIT], fp[FP_MU_LIMIT], fp[FP_MU_MARKET], fp[FP_MU_MARKET],
+                       fp[FP_NU_CANCEL] * m.target_orders, fp[FP_NU_CANCEL] * m.target_orders])
+        B = alpha / fp[FP_BETA]
+        lam = np.linalg.solve(np.eye(N_EVENT_TYPES) - B, mu)
+        return np.maximum(lam - mu, 0.0)
 
     def initial_book(self, rng: np.random.Generator, mid_ticks: int) -> tuple[np.ndarray, ...]:
         """A generated starting book around ``mid_ticks``: ``(side, price, size, owner)`` arrays.

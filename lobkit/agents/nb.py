@@ -128,6 +128,8 @@ FP_MAX_MKT = 8
 FP_TARGET = 9
 FP_BOOST = 10
 FP_MIN_ORDERS = 11
+FP_KAPPA = 12  # activity coupling: market-order excitation scales the limit and cancel base rates
+FP_EBAR = 13  # stationary mean market-order excitation (normalises the coupling)
 FP_LEN = 16
 
 # fs: the flow's state (float64[FS_LEN]): excitation of each type at the last event, then scratch rates
@@ -173,6 +175,12 @@ def _base_rates(fp, fs, st):
 
 
 @_inline
+def _coupling(fp, fs):
+    """kappa x (market-order excitation) / (its stationary mean): the excited share of limit and cancel rates."""
+    return fp[FP_KAPPA] * (fs[FS_EXC + EV_MARKET_BUY] + fs[FS_EXC + EV_MARKET_SELL]) / fp[FP_EBAR]
+
+
+@_inline
 def flow_next_dt(kind, fp, fs, st, u1, u2):
     """Time (ns, >= 0) from the event just processed to the next background event, from two uniforms.
 
@@ -184,6 +192,13 @@ def flow_next_dt(kind, fp, fs, st, u1, u2):
     e = 0.0
     for k in range(N_EVENT_TYPES):
         e += fs[FS_EXC + k]
+    # activity coupling: the limit and cancel base rates are scaled by (1 - kappa) + kappa x e_m / mean(e_m); the
+    # second part decays like the excitation itself, so the sampling stays exact
+    kappa = fp[FP_KAPPA]
+    if kappa > 0.0:
+        mu_lc = mu - fs[FS_MU + EV_MARKET_BUY] - fs[FS_MU + EV_MARKET_SELL]
+        mu -= kappa * mu_lc
+        e += _coupling(fp, fs) * mu_lc
     s = -math.log(u1) / mu
     if e > 0.0:
         beta = fp[FP_BETA]
@@ -208,9 +223,13 @@ def flow_event(kind, fp, alpha, fs, st, dt_ns, u3, u4, u5):
     """
     decay = math.exp(-fp[FP_BETA] * dt_ns)
     _base_rates(fp, fs, st)
-    tot = 0.0
     for k in range(N_EVENT_TYPES):
         fs[FS_EXC + k] *= decay
+    scale = 1.0 - fp[FP_KAPPA] + _coupling(fp, fs)
+    for k in (EV_LIMIT_BUY, EV_LIMIT_SELL, EV_CANCEL_BUY, EV_CANCEL_SELL):
+        fs[FS_MU + k] *= scale
+    tot = 0.0
+    for k in range(N_EVENT_TYPES):
         tot += fs[FS_MU + k] + fs[FS_EXC + k]
     x = u3 * tot
     typ = N_EVENT_TYPES - 1
@@ -265,6 +284,7 @@ def hawkes_params(market) -> tuple[np.ndarray, np.ndarray]:
     fp[FP_TARGET] = market.target_orders
     fp[FP_BOOST] = market.refill_boost
     fp[FP_MIN_ORDERS] = market.min_orders
+    fp[FP_KAPPA] = market.activity_coupling
     a = np.zeros((N_EVENT_TYPES, N_EVENT_TYPES), np.float64)
     a[EV_MARKET_BUY, EV_MARKET_BUY] = market.excite_market_same * beta
     a[EV_MARKET_SELL, EV_MARKET_SELL] = market.excite_market_same * beta

@@ -116,6 +116,9 @@ class MarketConfig:
             the same / the other side (herding, volatility clustering).
         excite_limit_refill: branching ratio of a market order onto limit orders of the side it consumed
             (resilience). excite_limit_limit: limit orders exciting limit orders of the same side.
+        activity_coupling: kappa in [0, 1]: the limit and cancellation base rates are multiplied by
+            ``1 - kappa + kappa x (market-order excitation) / (its stationary mean)``: when market orders
+            cluster, the whole book gets busier (activity bursts, volatility clustering); mean rates unchanged.
         limit_depth_mean: mean distance (ticks) of a new limit order from the opposite best price (geometric,
             at least one tick, so limit orders never cross); max_depth: largest distance.
         limit_size_mean / market_size_mean: mean sizes in lots (geometric, at least 1 lot); max_market_size.
@@ -132,22 +135,23 @@ class MarketConfig:
     initial_mid: float = 100.0
     lot_size: float = 1.0
     snapshot: str | None = None
-    init_levels: int = 20
-    init_orders_per_level: int = 4
+    init_levels: int = 30
+    init_orders_per_level: int = 6
     capacity: int = 1 << 15
     window: int = 1 << 13
-    limit_rate: float = 30.0
-    market_rate: float = 2.0
-    cancel_rate: float = 0.08
+    limit_rate: float = 20.0
+    market_rate: float = 0.3
+    cancel_rate: float = 0.15
     hawkes_beta: float = 0.2
-    excite_market_same: float = 0.45
-    excite_market_cross: float = 0.15
-    excite_limit_refill: float = 1.0
+    excite_market_same: float = 0.75
+    excite_market_cross: float = 0.2
+    excite_limit_refill: float = 2.0
     excite_limit_limit: float = 0.2
-    limit_depth_mean: float = 6.0
+    activity_coupling: float = 0.9
+    limit_depth_mean: float = 14.0
     max_depth: int = 100
     limit_size_mean: float = 3.0
-    market_size_mean: float = 4.0
+    market_size_mean: float = 5.0
     max_market_size: int = 100
     target_orders: int = 150
     refill_boost: float = 4.0
@@ -187,7 +191,7 @@ class MarketConfig:
             v = getattr(self, name)
             _check(_is_num(v) and v > 0, name, "must be a positive number (per second)", v)
         for name in ("excite_market_same", "excite_market_cross", "excite_limit_refill", "excite_limit_limit",
-                     "refill_boost"):
+                     "refill_boost", "activity_coupling"):
             v = getattr(self, name)
             _check(_is_num(v) and v >= 0, name, "must be a number >= 0", v)
         for name in ("limit_depth_mean", "limit_size_mean", "market_size_mean"):
@@ -200,6 +204,7 @@ class MarketConfig:
         _check(rho < 1.0, "excite_market_same",
                f"+ excite_market_cross = {rho:.3g} makes the Hawkes process explosive (must be < 1)",
                self.excite_market_same)
+        _check(self.activity_coupling <= 1.0, "activity_coupling", "must be in [0, 1]", self.activity_coupling)
         _check(self.excite_limit_limit < 1.0, "excite_limit_limit",
                "makes the Hawkes process explosive (must be < 1)", self.excite_limit_limit)
 
