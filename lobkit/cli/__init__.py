@@ -34,9 +34,11 @@ def main() -> None:
 def _register_all() -> None:
     from lobkit.cli import data as _data
     from lobkit.cli import engine as _engine
+    from lobkit.cli import sim as _sim
 
     _engine.register(main)
     _data.register(main)
+    _sim.register(main)
 
 
 _register_all()
