@@ -7,3 +7,22 @@ TimescaleDB (:mod:`lobkit.data`) and a Tkinter "Algo-Gym" (:mod:`lobkit.gui`).
 """
 
 __version__ = "0.1.0"
+
+# The public API, imported lazily (PEP 562) so that ``import lobkit`` stays fast: numba, polars and the
+# simulator load only when one of these names is first used.
+_LAZY = {"run": "lobkit.api", "compare": "lobkit.api", "sweep": "lobkit.api", "build_config": "lobkit.api"}
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lobkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

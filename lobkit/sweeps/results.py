@@ -202,13 +202,12 @@ def plot_heatmap(df: pl.DataFrame, path: str | Path, x: str, y: str | None, metr
                                  (axes[1], tstat, "t-statistic of the mean", "{:.2f}")):
         finite = np.abs(data[np.isfinite(data)])
         lim = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-        cmap = plt.get_cmap("RdBu").copy()
-        cmap.set_bad("#d9d9d9")
+        cmap = plt.get_cmap("RdBu").with_extremes(bad="#d9d9d9")
         im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=Normalize(-lim, lim), aspect="auto",
                        origin="lower", interpolation="nearest")
         fig.colorbar(im, ax=ax, shrink=0.9)
-        ax.set_xticks(range(ncols), [str(v) for v in xs], rotation=45 if ncols > 8 else 0)
-        ax.set_yticks(range(nrows), [str(v) for v in ys] if y else [""])
+        ax.set_xticks(range(ncols), [_label(v) for v in xs], rotation=45 if ncols > 8 else 0)
+        ax.set_yticks(range(nrows), [_label(v) for v in ys] if y else [""])
         ax.set_xlabel(x)
         if y:
             ax.set_ylabel(y)
@@ -227,6 +226,11 @@ def plot_heatmap(df: pl.DataFrame, path: str | Path, x: str, y: str | None, metr
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _label(v) -> str:
+    s = str(v)
+    return s if len(s) <= 16 else "…" + s[-15:]
 
 
 def write_heatmap(out: str | Path, grid=None, metric: str = "final_pnl",

@@ -131,17 +131,10 @@ def run_task(
 
 
 def _write_run(result: Any, path: Path) -> None:
-    """Write one recorded run's outputs (orders, trades, PnL, summary) with the simulator's writer."""
-    writer = getattr(result, "write", None)
-    if writer is None:
-        from lobkit.sim import runner as _sim_runner
+    """Write one recorded run's outputs (orders, trades, PnL, summary; no figure) with the simulator's writer."""
+    from lobkit.sim.output import write_run
 
-        writer = getattr(_sim_runner, "write_run", None)
-        if writer is None:
-            raise RuntimeError("record=True: the simulator has no run writer")
-        writer(result, path)
-    else:
-        writer(path)
+    write_run(result, path, plot=False)
 
 
 def _make_tasks(points: Iterable[Point], repeats: int, sims_per_task: int) -> Iterator[list[Unit]]:
