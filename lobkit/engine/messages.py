@@ -94,3 +94,61 @@ FILL_DTYPE = np.dtype(
 def empty_messages(n: int) -> np.ndarray:
     """A zeroed message array of length ``n``."""
     return np.zeros(n, dtype=MESSAGE_DTYPE)
+
+
+# --- synthetic order flow --------------------------------------------------------------------------------
+# prob = (limit, ioc, cancel, market, cross): see lobkit.engine.nb.gen_flow; the rest of the messages modify
+# the price of a resting order.
+FLOWS = {
+    # exchange-core's benchmark mix: ~82% modify-price, 9% limit, 3% IOC, 6% cancel; ~1,000 resting orders over
+    # ~730 levels; about 6% of the messages trade
+    "mix": {"prob": (0.09, 0.03, 0.06, 0.0, 0.033), "target": 1000, "half_span": 820, "max_size": 10},
+    # a high match rate: ~42% of the messages trade (0.7 fills per message) against ~200 orders on ~30 levels
+    "match": {"prob": (0.6, 0.1, 0.1, 0.1, 0.3), "target": 200, "half_span": 8, "max_size": 10},
+}
+
+
+def synthetic_flow(n: int, kind: str = "mix", seed: int = 0, *, n_owners: int = 16, mid: int = 100_000):
+    """A seeded, valid synthetic message stream of ``n`` messages (``MESSAGE_DTYPE``) and its statistics.
+
+    Every cancel and modify targets an order resting at that moment (the generator runs a scratch book).
+    ``kind`` is a key of :data:`FLOWS`. Returns ``(messages, info)``; ``info`` holds the number of messages
+    that traded and the share of each op.
+    """
+    from lobkit.engine import nb
+    from lobkit.engine.state import alloc_state
+
+    if kind not in FLOWS:
+        raise ValueError(f"unknown flow kind {kind!r}; choose from {sorted(FLOWS)}")
+    f = FLOWS[kind]
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    st = alloc_state(4 * f["target"] + 64, 4096, 8 * f["target"] + 256, mid - 2048)
+    cols = {k: np.zeros(n, dtype=MESSAGE_DTYPE[k]) for k in MESSAGE_DTYPE.names}
+    live = np.zeros(n + 1, dtype=np.int64)
+    pos = np.full(n + 1, -1, dtype=np.int64)
+    traded = nb.gen_flow(
+        st, rng, np.array(f["prob"], dtype=np.float64), f["target"], f["half_span"], f["max_size"], n_owners, mid,
+        cols["op"], cols["side"], cols["flags"], cols["price"], cols["size"], cols["oid"], cols["owner"],
+        cols["ts"], live, pos,
+    )  # fmt: skip
+    msgs = np.empty(n, dtype=MESSAGE_DTYPE)
+    for k, v in cols.items():
+        msgs[k] = v
+    ops = msgs["op"]
+    info = {
+        "messages": n,
+        "traded": int(traded),
+        "trade_share": traded / max(n, 1),
+        "modify_share": float(np.mean(ops == OP_MODIFY)) if n else 0.0,
+        "limit_share": float(np.mean((ops == OP_LIMIT) & (msgs["flags"] & FLAG_IOC == 0))) if n else 0.0,
+        "ioc_share": float(np.mean((ops == OP_LIMIT) & (msgs["flags"] & FLAG_IOC != 0))) if n else 0.0,
+        "cancel_share": float(np.mean(ops == OP_CANCEL)) if n else 0.0,
+        "market_share": float(np.mean(ops == OP_MARKET)) if n else 0.0,
+        "resting_at_end": int(st.meta[6] + st.meta[7]),
+    }
+    return msgs, info
+
+
+def columns(messages: np.ndarray) -> dict:
+    """The fields of a message array as contiguous column arrays (what ``nb.apply_batch`` takes)."""
+    return {k: np.ascontiguousarray(messages[k]) for k in MESSAGE_DTYPE.names}

@@ -322,9 +322,10 @@ def _best_contra(st, s):
     return st.meta[M_BEST_BID]
 
 
-@_kernel
-def _unlink(st, slot):
-    """Remove a resting order from its level, the bitmap, the best price and the id index; free the slot."""
+@_kernel_inline
+def _detach(st, slot):
+    """Take a resting order out of its level (list, volume, count, bitmap, best price). Its slot and id-index
+    entry stay: the caller frees them (:func:`_free`) or re-attaches the slot elsewhere (:func:`_attach`)."""
     meta = st.meta
     s = 0 if st.orders[slot, O_SIDE] == BUY else 1
     price = st.orders[slot, O_PRICE]
@@ -353,15 +354,28 @@ def _unlink(st, slot):
         elif s == 1 and price == meta[M_BEST_ASK]:
             j = _next_up(st.occ, 1, idx + 1)
             meta[M_BEST_ASK] = NO_ASK if j < 0 else meta[M_BASE] + j
+
+
+@_kernel_inline
+def _free(st, slot):
+    """Drop a detached order's id from the index and return its slot to the free list."""
     _hdelete(st, st.orders[slot, O_ID])
     st.orders[slot, O_SIZE] = 0
-    st.orders[slot, O_NEXT] = meta[M_FREE]
-    meta[M_FREE] = slot
+    st.orders[slot, O_NEXT] = st.meta[M_FREE]
+    st.meta[M_FREE] = slot
+
+
+@_kernel
+def _unlink(st, slot):
+    """Remove a resting order from its level, the bitmap, the best price and the id index; free the slot."""
+    _detach(st, slot)
+    _free(st, slot)
 
 
 @_kernel_inline
 def _rest(st, s, price, size, oid, owner, ts):
-    """Append a new order at the tail of its level. The caller has checked capacity and the window."""
+    """Append a new order at the tail of its level. The caller has checked capacity and the window.
+    (The same steps as :func:`_attach`, written out: the hot path of every resting limit order.)"""
     meta = st.meta
     slot = meta[M_FREE]
     meta[M_FREE] = st.orders[slot, O_NEXT]
@@ -392,6 +406,35 @@ def _rest(st, s, price, size, oid, owner, ts):
         if price < meta[M_BEST_ASK]:
             meta[M_BEST_ASK] = price
     _hinsert(st, oid, slot)
+
+
+@_kernel_inline
+def _attach(st, slot, s, price, size, ts):
+    """Append the order in ``slot`` (id, owner and side set) at the tail of level ``price`` of side index s."""
+    meta = st.meta
+    idx = price - meta[M_BASE]
+    st.orders[slot, O_PRICE] = price
+    st.orders[slot, O_SIZE] = size
+    st.orders[slot, O_TS] = ts
+    tail = st.lv[LV_TAIL, s, idx]
+    st.orders[slot, O_PREV] = tail
+    st.orders[slot, O_NEXT] = -1
+    if tail == -1:
+        st.lv[LV_HEAD, s, idx] = slot
+        _set_bit(st.occ, s, idx)
+    else:
+        st.orders[tail, O_NEXT] = slot
+    st.lv[LV_TAIL, s, idx] = slot
+    st.lv[LV_VOL, s, idx] += size
+    st.lv[LV_CNT, s, idx] += 1
+    if s == 0:
+        meta[M_NBID] += 1
+        if price > meta[M_BEST_BID]:
+            meta[M_BEST_BID] = price
+    else:
+        meta[M_NASK] += 1
+        if price < meta[M_BEST_ASK]:
+            meta[M_BEST_ASK] = price
 
 
 @_kernel_inline
@@ -576,14 +619,8 @@ def reduce(st, oid, by):
     return OK, by
 
 
-@_kernel
-def modify(st, oid, price, size, ts, flags):
-    """Change a resting order's price and/or total remaining size. Returns (status, filled lots).
-
-    Same price and a size no larger than now: reduced in place, priority kept. A new price or a larger size:
-    the order loses priority (it is cancelled and re-entered with the same id and owner, and may trade).
-    Atomic: on an error the original order is untouched.
-    """
+@_kernel_inline
+def _modify(st, oid, price, size, ts, flags):
     if size <= 0:
         return ERR_BAD_SIZE, 0
     slot = _hfind(st, oid)
@@ -593,11 +630,11 @@ def modify(st, oid, price, size, ts, flags):
     old_price = st.orders[slot, O_PRICE]
     if price == old_price and size <= q:
         if size < q:
-            reduce(st, oid, q - size)
+            st.orders[slot, O_SIZE] = size
+            s = 0 if st.orders[slot, O_SIDE] == 1 else 1
+            st.lv[LV_VOL, s, old_price - st.meta[M_BASE]] -= q - size
         return OK, 0
-    side = np.int64(st.orders[slot, O_SIDE])
-    s = 0 if side == 1 else 1
-    owner = st.orders[slot, O_OWNER]
+    s = 0 if st.orders[slot, O_SIDE] == 1 else 1
     crosses = _contra_nonempty(st, s) and _crosses(s, _best_contra(st, s), price)
     if crosses:
         if flags & FLAG_POST_ONLY:
@@ -607,8 +644,28 @@ def modify(st, oid, price, size, ts, flags):
     # the window must hold the new price; it is tried with the old order still resting (atomicity)
     if not (flags & FLAG_IOC) and not _in_window(st, price) and not _recentre(st, price):
         return ERR_PRICE_WINDOW, 0
-    _unlink(st, slot)
-    return limit_order(st, side, price, size, oid, owner, ts, flags)
+    # Equivalent to cancel + a new limit order with the same id and owner, but the order keeps its pool slot
+    # and its id-index entry while it is out of the book (it cannot trade with itself: it is detached).
+    _detach(st, slot)
+    rem = size
+    if crosses:
+        rem = _match(st, s, price, size, oid, st.orders[slot, O_OWNER], ts)
+    if rem > 0 and not (flags & FLAG_IOC):
+        _attach(st, slot, s, price, rem, ts)
+    else:
+        _free(st, slot)
+    return OK, size - rem
+
+
+@_kernel
+def modify(st, oid, price, size, ts, flags):
+    """Change a resting order's price and/or total remaining size. Returns (status, filled lots).
+
+    Same price and a size no larger than now: reduced in place, priority kept. A new price or a larger size:
+    the order loses priority (it leaves the book and re-enters at the tail with the same id and owner, as a new
+    limit order would, and may trade). Atomic: on an error the original order is untouched.
+    """
+    return _modify(st, oid, price, size, ts, flags)
 
 
 @_kernel
@@ -843,3 +900,104 @@ def check_state(st):
     if nfree + tot0 + tot1 != C:
         return 9
     return 0
+
+
+# ---------------------------------------------------------------------------------------------- synthetic flow
+@njit(cache=True)
+def gen_flow(st, rng, prob, target, half_span, max_size, n_owners, mid0, op, side, flags, price, size, oid, owner,
+             ts, live, pos):  # fmt: skip
+    """Generate a valid synthetic order flow into the message columns, applying each message to the scratch
+    book ``st`` so that every cancel and modify targets an order that is resting at that moment.
+
+    ``prob`` = [limit, ioc, cancel, market, cross]: the share of new limit orders, IOC orders, cancels and
+    market orders (the rest are modify-price messages), and the chance that a limit or modify crosses the
+    spread (an IOC always does). Passive prices lie 1..``half_span`` ticks behind the mid, so about
+    ``2 * half_span`` levels are in use; limits turn into cancels above ``target`` resting orders and cancels
+    into limits below it. ``live``/``pos`` (int64[n + 1], pos filled with -1) track the resting ids.
+    Returns how many messages traded.
+    """
+    n = op.shape[0]
+    meta = st.meta
+    nlive = 0
+    traded = 0
+    mid = mid0
+    cap = st.orders.shape[0]
+    c_ioc = prob[0] + prob[1]
+    c_cancel = c_ioc + prob[2]
+    c_market = c_cancel + prob[3]
+    for i in range(n):
+        if meta[M_NBID] > 0 and meta[M_NASK] > 0:
+            mid = (meta[M_BEST_BID] + meta[M_BEST_ASK]) // 2
+        elif meta[M_NBID] > 0:
+            mid = meta[M_BEST_BID] + 1
+        elif meta[M_NASK] > 0:
+            mid = meta[M_BEST_ASK] - 1
+        r = rng.random()
+        kind = 4  # modify
+        if r < prob[0]:
+            kind = 0
+        elif r < c_ioc:
+            kind = 1
+        elif r < c_cancel:
+            kind = 2
+        elif r < c_market:
+            kind = 3
+        if kind == 2 and nlive < target:
+            kind = 0
+        elif kind == 0 and (nlive > target or nlive >= cap - 1):
+            kind = 2
+        if (kind == 2 or kind == 4) and nlive == 0:
+            kind = 0
+        sd = 1 if rng.random() < 0.5 else -1
+        sz = 1 + np.int64(rng.random() * max_size)
+        cross = rng.random() < prob[4]
+        off = 1 + np.int64(rng.random() * half_span)
+        target_oid = -1
+        if kind == 2 or kind == 4:
+            target_oid = live[np.int64(rng.random() * nlive)]
+            slot = _hfind(st, target_oid)
+            sd = np.int64(st.orders[slot, O_SIDE])
+            sz = st.orders[slot, O_SIZE]  # a modify-price message keeps the size
+        if kind == 1 or kind == 3 or cross:
+            if sd == 1:
+                px = meta[M_BEST_ASK] + np.int64(rng.random() * 3) if meta[M_NASK] > 0 else mid - off
+            else:
+                px = meta[M_BEST_BID] - np.int64(rng.random() * 3) if meta[M_NBID] > 0 else mid + off
+        else:
+            px = mid - off if sd == 1 else mid + off
+        op[i] = OP_MODIFY if kind == 4 else (OP_CANCEL if kind == 2 else (OP_MARKET if kind == 3 else OP_LIMIT))
+        side[i] = sd
+        flags[i] = FLAG_IOC if kind == 1 else 0
+        price[i] = px
+        size[i] = sz
+        oid[i] = target_oid if target_oid != -1 else i + 1
+        owner[i] = np.int64(rng.random() * n_owners)
+        ts[i] = i
+        s, q = apply_one(st, op[i], side[i], flags[i], price[i], size[i], oid[i], owner[i], ts[i])
+        nf = meta[M_NFILLS]
+        if nf > 0:
+            traded += 1
+        for k in range(nf):
+            m = st.fills[k, F_MAKER_OID]
+            if pos[m] >= 0 and _hfind(st, m) == -1:
+                j = pos[m]
+                last = live[nlive - 1]
+                live[j] = last
+                pos[last] = j
+                pos[m] = -1
+                nlive -= 1
+        meta[M_NFILLS] = 0
+        o = oid[i]
+        resting = _hfind(st, o) != -1
+        if resting and pos[o] < 0:
+            live[nlive] = o
+            pos[o] = nlive
+            nlive += 1
+        elif not resting and pos[o] >= 0:
+            j = pos[o]
+            last = live[nlive - 1]
+            live[j] = last
+            pos[last] = j
+            pos[o] = -1
+            nlive -= 1
+    return traded
