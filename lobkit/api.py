@@ -94,7 +94,7 @@ def compare(*, seed: int = 7, repeats: int = 1, out: str | Path | None = None, c
 
 def sweep(grid: Any, *, repeats: int = 1, seed: int | None = 0, jobs: int = 1, out: str | Path = "sweeps/out",
           backend: str = "loky", scheduler: Any = None, resume: bool = False, record: bool = False,
-          progress: bool = True, heatmap: bool | tuple[str, str] = True, metric: str = "final_pnl",
+          progress: bool = True, heatmap: bool | tuple[str, str | None] = True, metric: str = "final_pnl",
           config: Any = None, on_invalid: Any = None, **options: Any):
     """A parameter sweep (``lobkit sweep``): see :func:`lobkit.sweeps.runner.sweep`.
 

@@ -234,8 +234,11 @@ def _label(v) -> str:
 
 
 def write_heatmap(out: str | Path, grid=None, metric: str = "final_pnl",
-                  params: tuple[str, str] | None = None) -> Path | None:
-    """Write ``out/heatmap.png`` from the sweep's results; None when there is nothing to plot."""
+                  params: tuple[str, str | None] | None = None) -> Path | None:
+    """Write ``out/heatmap.png`` from the sweep's results; None when there is nothing to plot.
+
+    ``params``: the ``(x, y)`` swept parameters (``y`` None: one row); default :func:`choose_heatmap_params`.
+    """
     from lobkit.sweeps.grid import Grid, grid_from_mapping
 
     out = Path(out)
@@ -247,7 +250,7 @@ def write_heatmap(out: str | Path, grid=None, metric: str = "final_pnl",
         return None
     if params is not None:
         x, y = params
-        for p in params:
+        for p in filter(None, params):
             if p not in grid.names:
                 raise ConfigError(f"heatmap: {p!r} is not a swept parameter ({', '.join(grid.names)})")
     else:

@@ -349,7 +349,7 @@ def sweep(
     resume: bool = False,
     record: bool = False,
     progress: bool = True,
-    heatmap: bool | tuple[str, str] = True,
+    heatmap: bool | tuple[str, str | None] = True,
     metric: str = "final_pnl",
     simulate: Callable | None = None,
     on_invalid: Callable[[InvalidPoint], None] | None = None,
@@ -371,7 +371,7 @@ def sweep(
         record: keep each run's full outputs (orders, trades, PnL) under ``out/runs/`` (large!).
         progress: show a tqdm progress bar (simulations).
         heatmap: write ``out/heatmap.png`` at the end (``True``: the first two swept parameters with more
-            than one value; or a pair of names).
+            than one value; or ``(x, y)`` names, ``y`` None for a single row).
         metric: the summary key that is ranked and plotted.
         simulate: the simulation function (default :func:`lobkit.sim.runner.simulate`); must be picklable.
         on_invalid: called with each :class:`InvalidPoint` (the CLI prints them).

@@ -1,0 +1,111 @@
+"""``lobkit sweep`` end to end: outputs, the best-configurations table, bad parameters, Ctrl-C and --resume."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from lobkit.cli import main
+
+TINY = ["--duration", "2min", "--warmup", "30s", "--no-progress"]
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, ["sweep", *args])
+
+
+def test_sweep_command_end_to_end(tmp_path):
+    out = tmp_path / "ma"
+    r = _invoke("--grid", "short=2,3,12 long=5,12", "--repeats", "2", "--jobs", "2", "--seed", "3",
+                "--out", str(out), *TINY)
+    assert r.exit_code == 0, r.output
+    assert "skipped (invalid): short=12 long=5" in r.output and "skipped (invalid): short=12 long=12" in r.output
+    assert "4 configurations run" in r.output and "2 invalid" in r.output
+    assert "best configurations" in r.output and "mean final_pnl" in r.output
+    assert f"heatmap: {out / 'heatmap.png'}" in r.output and (out / "heatmap.png").stat().st_size > 10_000
+    table = pl.read_parquet(out / "results" / "*.parquet")
+    assert table.height == 8 and set(table["seed" if "seed" in table.columns else "repeat"].to_list()) == {0, 1}
+    # the CLI and the API give the same table for the same options
+    import lobkit
+
+    api = lobkit.sweep("short=2,3,12 long=5,12", repeats=2, seed=3, out=tmp_path / "api", progress=False,
+                       duration="2min", warmup="30s")
+    assert api.table().equals(table.sort("config_index", "repeat"))
+
+
+def test_sweep_from_a_toml_grid_file(tmp_path):
+    g = tmp_path / "grid.toml"
+    g.write_text("[grid]\nshort = [2, 3]\nlong = {start = 8, stop = 16, step = 8}\n")
+    r = _invoke("--grid-file", str(g), "--out", str(tmp_path / "o"), "--heatmap", "long,short", *TINY)
+    assert r.exit_code == 0, r.output
+    assert "(4 configurations x 1 repeats)" in r.output
+    assert len(list((tmp_path / "o" / "results").glob("config-*.parquet"))) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--grid", "short=3,5", "--size", "-1"], "size: must be an integer >= 1"),
+        (["--grid", "short=3,5", "--agent", "bogus"], "unknown agent"),
+        (["--grid", "short=3,5", "--duration", "3 parsecs"], "cannot parse '3 parsecs' as a duration"),
+        (["--grid", "shrot=3,5"], "unknown parameter 'shrot'"),
+        (["--grid", "short=3,,5"], "empty value"),
+        (["--grid", "short=3", "--grid-file", "g.toml"], "exactly one of --grid and --grid-file"),
+        ([], "exactly one of --grid and --grid-file"),
+        (["--grid-file", "missing.toml"], "not found"),
+        (["--grid", "short=3", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --backend dask"),
+        (["--grid", "short=3", "--repeats", "0"], "--repeats"),
+        (["--grid", "short=3", "--jobs", "0"], "jobs must be a positive integer"),
+        (["--grid", "short=3", "--heatmap", "long"], "not a swept parameter"),
+    ],
+)
+def test_bad_parameters_give_a_clear_error_and_nonzero_exit(tmp_path, args, needle):
+    r = _invoke(*TINY, "--out", str(tmp_path / "bad"), *args)  # args last: they win over TINY
+    assert r.exit_code == 2, r.output
+    assert needle in r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "bad" / "results").exists() or not any((tmp_path / "bad" / "results").iterdir())
+
+
+def test_existing_results_need_resume(tmp_path):
+    args = ["--grid", "short=2,3", "--out", str(tmp_path), *TINY]
+    assert _invoke(*args).exit_code == 0
+    r = _invoke(*args)
+    assert r.exit_code == 2 and "--resume" in r.output
+    r = _invoke(*args, "--resume")
+    assert r.exit_code == 0 and "0 configurations run, 2 already done" in r.output
+    r = _invoke(*args, "--resume", "--repeats", "2")
+    assert r.exit_code == 2 and "different number of repeats" in r.output
+
+
+def test_ctrl_c_keeps_finished_configurations_and_resume_completes_them(tmp_path):
+    """SIGINT to a running ``lobkit sweep --jobs 2``: exit 130 with a hint; ``--resume`` runs only the rest."""
+    out = tmp_path / "int"
+    args = ["sweep", "--grid", "short=1:8:1 long=10:50:10", "--jobs", "2", "--out", str(out), "--duration", "10min",
+            "--warmup", "30s", "--no-progress", "--seed", "2"]
+    proc = subprocess.Popen([sys.executable, "-c", "from lobkit.cli import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = out / "results"
+    deadline = time.monotonic() + 120
+    while not results.is_dir() or len(list(results.glob("config-*.parquet"))) < 2:
+        assert proc.poll() is None, f"the sweep ended before the interrupt: {proc.communicate()}"
+        assert time.monotonic() < deadline, "no configuration finished in 120 s"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "--resume" in stderr and "Traceback" not in stderr
+    done = {p.name: p.stat().st_mtime_ns for p in results.glob("config-*.parquet")}
+    assert 2 <= len(done) < 40
+
+    r = CliRunner().invoke(main, [*args, "--resume"])
+    assert r.exit_code == 0, r.output
+    assert f"{40 - len(done)} configurations run, {len(done)} already done" in r.output
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("config-*.parquet")}
+    assert len(after) == 40 and all(after[k] == v for k, v in done.items())
