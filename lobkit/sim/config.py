@@ -225,8 +225,8 @@ class AgentConfig:
     name: ``"momentum"`` (:class:`lobkit.agents.MomentumAgent`), ``"null"`` (does nothing: the baseline) or
         ``"strategic"`` (:class:`lobkit.agents.StrategicAgent`, the placeholder to edit, run in Python).
     size: order size / target position in lots (>= 1).
-    max_position: the largest absolute inventory the agent may hold (lots, >= size by default: ``None``
-        means ``size``).
+    max_position: the largest absolute inventory the agent may hold (lots, >= size); ``None`` (default) means
+        ``size`` (see :attr:`position_limit`), also after ``replace(cfg, size=...)``.
     interval_ns: decision interval (the momentum agent samples the mid every interval), default 1 s.
     short / long: moving-average windows in samples (5 and 20); short < long.
     order_type: ``"market"`` (default) or ``"limit"``: a marketable limit order priced ``limit_offset`` ticks
@@ -253,10 +253,8 @@ class AgentConfig:
         _check(isinstance(self.name, str) and self.name in AGENT_NAMES, "name",
                f"unknown agent; choose one of {', '.join(AGENT_NAMES)}", self.name)
         _check(_is_int(self.size) and self.size >= 1, "size", "must be an integer >= 1 (lots)", self.size)
-        if self.max_position is None:
-            object.__setattr__(self, "max_position", self.size)
-        _check(_is_int(self.max_position) and self.max_position >= self.size, "max_position",
-               f"must be an integer >= size ({self.size})", self.max_position)
+        _check(self.max_position is None or (_is_int(self.max_position) and self.max_position >= self.size),
+               "max_position", f"must be None or an integer >= size ({self.size})", self.max_position)
         _check(_is_int(self.interval_ns) and self.interval_ns >= 1_000_000, "interval_ns", "must be >= 1 ms",
                self.interval_ns)
         _check(_is_int(self.short) and self.short >= 1, "short", "must be an integer >= 1", self.short)
@@ -273,6 +271,11 @@ class AgentConfig:
         _check(_is_num(self.fee_bps) and self.fee_bps >= 0, "fee_bps", "must be a number >= 0", self.fee_bps)
         _check(_is_num(self.imbalance) and 0.5 < self.imbalance < 1, "imbalance", "must be in (0.5, 1)",
                self.imbalance)
+
+    @property
+    def position_limit(self) -> int:
+        """``max_position``, or ``size`` when it is None."""
+        return self.size if self.max_position is None else self.max_position
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,8 @@ def _shade_warmup(axes, warmup_min: float) -> None:
     if warmup_min > 0:
         for ax in axes:
             ax.axvspan(0, warmup_min, color="0.92", zorder=0)
-        axes[0].text(warmup_min / 2, 0.97, "warm-up", transform=axes[0].get_xaxis_transform(), ha="center",
-                     va="top", fontsize=8, color="0.4")
+        axes[-1].text(warmup_min / 2, 0.04, "warm-up", transform=axes[-1].get_xaxis_transform(), ha="center",
+                      va="bottom", fontsize=8, color="0.4")
 
 
 def plot_run(res: RunResult, path: str | Path) -> None:
