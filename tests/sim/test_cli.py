@@ -39,15 +39,45 @@ def cli():
 
 def test_run_writes_everything(cli, tmp_path):
     out = tmp_path / "x"
-    r = CliRunner().invoke(cli, ["run", "--agent", "momentum", "--short", "5", "--long", "20", "--size", "1",
-                                 "--duration", "3min", "--warmup", "30s", "--seed", "7", "--out", str(out),
-                                 "--no-progress"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--agent",
+            "momentum",
+            "--short",
+            "5",
+            "--long",
+            "20",
+            "--size",
+            "1",
+            "--duration",
+            "3min",
+            "--warmup",
+            "30s",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 0, r.output
     for name in ("orders.parquet", "trades.parquet", "pnl.parquet", "summary.json", "pnl.png"):
         assert (out / name).stat().st_size > 0, name
     doc = json.loads((out / "summary.json").read_text())
-    for key in ("final_pnl", "n_trades", "final_position", "max_drawdown", "sharpe", "fees", "mean_spread",
-                "realised_vol", "volume", "n_events"):
+    for key in (
+        "final_pnl",
+        "n_trades",
+        "final_position",
+        "max_drawdown",
+        "sharpe",
+        "fees",
+        "mean_spread",
+        "realised_vol",
+        "volume",
+        "n_events",
+    ):
         assert key in doc["summary"], key
     assert pl.read_parquet(out / "pnl.parquet").columns[:4] == ["t_ns", "t_s", "mid", "pnl"]
     assert doc["config"]["agent.short"] == 5
@@ -55,8 +85,27 @@ def test_run_writes_everything(cli, tmp_path):
 
 def test_compare_with_repeats(cli, tmp_path):
     out = tmp_path / "cmp"
-    r = CliRunner().invoke(cli, ["compare", "--agent", "momentum", "--size", "3", "--duration", "2min", "--warmup",
-                                 "30s", "--seed", "7", "--repeats", "2", "--out", str(out), "--no-progress"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            "--agent",
+            "momentum",
+            "--size",
+            "3",
+            "--duration",
+            "2min",
+            "--warmup",
+            "30s",
+            "--seed",
+            "7",
+            "--repeats",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads((out / "compare.json").read_text())
     assert doc["summary"]["repeats"] == 2 and len(doc["pairs"]) == 2
@@ -66,15 +115,23 @@ def test_compare_with_repeats(cli, tmp_path):
 
 @pytest.mark.parametrize(
     "args,needle",
-    [(["--size", "-1"], "size"), (["--short", "20", "--long", "20"], "short"), (["--short", "30"], "short"),
-     (["--agent", "martingale"], "unknown agent"), (["--duration", "ten minutes"], "--duration"),
-     (["--warmup", "2h"], "warmup"), (["--market", "limit_rate=-3"], "limit_rate"), (["--market", "nope=1"], "nope"),
-     (["--order-type", "stop"], "order_type")],
+    [
+        (["--size", "-1"], "size"),
+        (["--short", "20", "--long", "20"], "short"),
+        (["--short", "30"], "short"),
+        (["--agent", "martingale"], "unknown agent"),
+        (["--duration", "ten minutes"], "--duration"),
+        (["--warmup", "2h"], "warmup"),
+        (["--market", "limit_rate=-3"], "limit_rate"),
+        (["--market", "nope=1"], "nope"),
+        (["--order-type", "stop"], "order_type"),
+    ],
 )
 @pytest.mark.parametrize("cmd", ["run", "compare"])
 def test_bad_parameters_clear_error(cli, tmp_path, cmd, args, needle):
-    r = CliRunner().invoke(cli, [cmd, "--duration", "1min", "--warmup", "10s", *args, "--out", str(tmp_path / "o"),
-                                 "--no-progress"])
+    r = CliRunner().invoke(
+        cli, [cmd, "--duration", "1min", "--warmup", "10s", *args, "--out", str(tmp_path / "o"), "--no-progress"]
+    )
     assert r.exit_code != 0
     assert needle in r.output
     assert "Traceback" not in r.output

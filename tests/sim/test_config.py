@@ -6,8 +6,17 @@ from lobkit.sim import AgentConfig, MarketConfig, RunConfig, format_duration, pa
 
 @pytest.mark.parametrize(
     "text,ns",
-    [("90s", 90 * 10**9), ("30min", 1800 * 10**9), ("1h", 3600 * 10**9), ("250ms", 250 * 10**6), ("1.5h", 5400 * 10**9),
-     ("2d", 2 * 86400 * 10**9), (" 10 s ", 10 * 10**9), ("5m", 300 * 10**9), (7, 7)],
+    [
+        ("90s", 90 * 10**9),
+        ("30min", 1800 * 10**9),
+        ("1h", 3600 * 10**9),
+        ("250ms", 250 * 10**6),
+        ("1.5h", 5400 * 10**9),
+        ("2d", 2 * 86400 * 10**9),
+        (" 10 s ", 10 * 10**9),
+        ("5m", 300 * 10**9),
+        (7, 7),
+    ],
 )
 def test_parse_duration(text, ns):
     assert parse_duration(text) == ns
@@ -26,9 +35,18 @@ def test_format_duration_round_trip():
 
 @pytest.mark.parametrize(
     "kw,field",
-    [({"name": "martingale"}, "name"), ({"size": -1}, "size"), ({"size": 0}, "size"), ({"short": 20, "long": 20}, "short"),
-     ({"short": 30, "long": 20}, "short"), ({"order_type": "stop"}, "order_type"), ({"fee_bps": -1.0}, "fee_bps"),
-     ({"max_position": 0, "size": 2}, "max_position"), ({"interval_ns": 5}, "interval_ns"), ({"size": 1.5}, "size")],
+    [
+        ({"name": "martingale"}, "name"),
+        ({"size": -1}, "size"),
+        ({"size": 0}, "size"),
+        ({"short": 20, "long": 20}, "short"),
+        ({"short": 30, "long": 20}, "short"),
+        ({"order_type": "stop"}, "order_type"),
+        ({"fee_bps": -1.0}, "fee_bps"),
+        ({"max_position": 0, "size": 2}, "max_position"),
+        ({"interval_ns": 5}, "interval_ns"),
+        ({"size": 1.5}, "size"),
+    ],
 )
 def test_agent_config_errors_name_the_field(kw, field):
     with pytest.raises(ConfigError, match=field):
@@ -37,9 +55,15 @@ def test_agent_config_errors_name_the_field(kw, field):
 
 @pytest.mark.parametrize(
     "kw,field",
-    [({"duration_ns": 0}, "duration_ns"), ({"warmup_ns": 4000 * 10**9}, "warmup_ns"), ({"tick_size": 0.0}, "tick_size"),
-     ({"excite_market_same": 0.9, "excite_market_cross": 0.2}, "excite_market_same"), ({"limit_rate": -1.0}, "limit_rate"),
-     ({"activity_coupling": 1.5}, "activity_coupling"), ({"capacity": 10}, "capacity")],
+    [
+        ({"duration_ns": 0}, "duration_ns"),
+        ({"warmup_ns": 4000 * 10**9}, "warmup_ns"),
+        ({"tick_size": 0.0}, "tick_size"),
+        ({"excite_market_same": 0.9, "excite_market_cross": 0.2}, "excite_market_same"),
+        ({"limit_rate": -1.0}, "limit_rate"),
+        ({"activity_coupling": 1.5}, "activity_coupling"),
+        ({"capacity": 10}, "capacity"),
+    ],
 )
 def test_market_config_errors_name_the_field(kw, field):
     with pytest.raises(ConfigError, match=field):

@@ -12,8 +12,10 @@ from tests.conftest import require_data
 
 @pytest.fixture(scope="module")
 def long_run():
-    cfg = RunConfig(MarketConfig(duration_ns=parse_duration("4h"), warmup_ns=parse_duration("5min")),
-                    AgentConfig(name="momentum", size=2))
+    cfg = RunConfig(
+        MarketConfig(duration_ns=parse_duration("4h"), warmup_ns=parse_duration("5min")),
+        AgentConfig(name="momentum", size=2),
+    )
     sim = Simulation(cfg, 2024)
     res = sim.run()
     return sim, res
@@ -56,8 +58,16 @@ def test_lively_with_activity_and_volatility_clustering(long_run):
 
 def test_initial_book_from_real_snapshot():
     path = require_data("lob-btc.db")
-    cfg = RunConfig(MarketConfig(duration_ns=parse_duration("2min"), warmup_ns=parse_duration("30s"),
-                                 snapshot=str(path), lot_size=0.01, window=1 << 14), AgentConfig())
+    cfg = RunConfig(
+        MarketConfig(
+            duration_ns=parse_duration("2min"),
+            warmup_ns=parse_duration("30s"),
+            snapshot=str(path),
+            lot_size=0.01,
+            window=1 << 14,
+        ),
+        AgentConfig(),
+    )
     res = simulate(cfg, 1)
     assert 200 < res.summary["mid_start"] < 300  # Bitstamp BTC/USD, 2015-05-01
     assert res.summary["empty_side_samples"] == 0

@@ -49,7 +49,8 @@ def test_same_result_in_another_process():
     here = simulate(cfg, 3).summary
     code = (
         "import json\nfrom lobkit.sim import *\n"
-        "cfg = RunConfig(MarketConfig(duration_ns=parse_duration('3min'), warmup_ns=parse_duration('30s')), AgentConfig())\n"
+        "m = MarketConfig(duration_ns=parse_duration('3min'), warmup_ns=parse_duration('30s'))\n"
+        "cfg = RunConfig(m, AgentConfig())\n"
         "print(json.dumps(simulate(cfg, 3).summary))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -73,8 +74,9 @@ def test_tiny_log_buffers_flush_without_changing_results(monkeypatch):
     sim = Simulation(cfg, 8)
     sim._flush()  # the initial book was logged into the big buffers
     # shrink the logs so that the loop must return to flush many times
-    sim.sm = sim.sm._replace(ro=np.zeros((64, snb.RO_COLS), np.int64),
-                             rt=np.zeros((sim.cfg.market.capacity + 64, 8), np.int64))
+    sim.sm = sim.sm._replace(
+        ro=np.zeros((64, snb.RO_COLS), np.int64), rt=np.zeros((sim.cfg.market.capacity + 64, 8), np.int64)
+    )
     res = sim.run()
     assert_same_run(ref, res)
 
@@ -144,10 +146,14 @@ def test_accounting_conserved_and_fees():
     # the agent's cash and inventory are the sum of its fills
     tr = res.trades
     buy = ((tr["taker_owner"] == 0) & (tr["aggressor"] == BUY)) | ((tr["maker_owner"] == 0) & (tr["aggressor"] == SELL))
-    sell = ((tr["taker_owner"] == 0) & (tr["aggressor"] == SELL)) | ((tr["maker_owner"] == 0) & (tr["aggressor"] == BUY))
+    sell = ((tr["taker_owner"] == 0) & (tr["aggressor"] == SELL)) | (
+        (tr["maker_owner"] == 0) & (tr["aggressor"] == BUY)
+    )
     both = buy & sell  # self-match: bought and sold at once
     inv = tr.filter(buy)["size"].sum() - tr.filter(sell)["size"].sum()
-    cash = (tr.filter(sell)["size"] * tr.filter(sell)["price"]).sum() - (tr.filter(buy)["size"] * tr.filter(buy)["price"]).sum()
+    cash = (tr.filter(sell)["size"] * tr.filter(sell)["price"]).sum() - (
+        tr.filter(buy)["size"] * tr.filter(buy)["price"]
+    ).sum()
     assert acc[0, snb.A_INV] == inv == res.summary["final_position"]
     assert acc[0, snb.A_CASH] == cash
     # fees: per lot and bps of notional, on every fill of the agent (twice for a self-match)
