@@ -8,7 +8,8 @@ given instead, then the message csv is found the same way). Files are parsed who
 Polars), into int64 arrays before the jitted loop; nothing is parsed per line in Python:
 
 * message row: time (seconds after midnight: converted exactly from the decimal text to int64 ns, never
-  through a float; digits beyond the 9th are rounded), type, order id, size, price (dollars x 10000), direction (1 buy, -1 sell);
+  through a float; digits beyond the 9th are rounded), type, order id, size, price (dollars x 10000),
+  direction (1 buy, -1 sell);
 * orderbook row i, the book after message i: ask price 1, ask size 1, bid price 1, bid size 1, ask price 2, ...
   for L levels; an empty level is ask 9999999999 / bid -9999999999 with size 0. L is the column count / 4
   (and must agree with the ``_L.csv`` suffix when there is one).
@@ -109,7 +110,7 @@ class LobsterData:
     side: np.ndarray  # (n,) +1 buy / -1 sell (0 for types 5-7 when absent)
     px: np.ndarray  # (n, 2, L) row prices in ticks: [:, 0] bids, [:, 1] asks; empty NO_BID / NO_ASK
     sz: np.ndarray  # (n, 2, L) row sizes
-    chg: np.ndarray  # (n,) bit 0: bid price set changed from the previous row, bit 1: ask
+    events: np.ndarray  # (m, 8) entry events sorted by row (columns lobster_nb.E_*)
     halts: tuple = field(default=())  # ((line, time_ns, code), ...) code -1 halt, 0 quoting, 1 resume
 
     @property
@@ -267,6 +268,42 @@ def _swap(name: str, a: str, b: str) -> str:
     return name[:i] + b + name[i + len(a):]
 
 
+def _entry_events(typ, price, side, px, sz) -> np.ndarray:
+    """The entry events of every row (see :mod:`lobkit.engine.lobster_nb`), vectorised.
+
+    Only rows whose price set changed on a side are looked at: a level of row i whose price is absent from
+    row i-1 enters the window (``E_ENTER``); a changed side with fewer than L levels gets ``E_BEYOND``."""
+    n, _, L = px.shape
+    out = []
+    if n < 2:
+        return np.zeros((0, lnb.E_COLS), np.int64)
+    for s, none in ((0, NO_BID), (1, NO_ASK)):
+        rows = np.flatnonzero(np.any(px[1:, s] != px[:-1, s], axis=1)) + 1
+        cur, prev, csz = px[rows, s], px[rows - 1, s], sz[rows, s]
+        real = csz > 0
+        ent = (cur[:, :, None] != prev[:, None, :]).all(-1) & real
+        r, j = np.nonzero(ent)
+        row = rows[r]
+        p = cur[r, j]
+        bound = np.where(j > 0, cur[r, np.maximum(j - 1, 0)], none)
+        own = (typ[row] == 1) & (price[row] == p) & ((side[row] == 1) == (s == 0))
+        e = np.zeros((r.size, lnb.E_COLS), np.int64)
+        e[:, lnb.E_ROW], e[:, lnb.E_SIDE], e[:, lnb.E_KIND] = row, s, lnb.E_ENTER
+        e[:, lnb.E_PRICE], e[:, lnb.E_SIZE], e[:, lnb.E_BOUND], e[:, lnb.E_CLEAR] = p, csz[r, j], bound, ~own
+        out.append(e)
+        nreal = real.sum(axis=1)
+        short = np.flatnonzero(nreal < L)
+        b = np.zeros((short.size, lnb.E_COLS), np.int64)
+        b[:, lnb.E_ROW], b[:, lnb.E_SIDE], b[:, lnb.E_KIND] = rows[short], s, lnb.E_BEYOND
+        last = nreal[short] - 1
+        b[:, lnb.E_BOUND] = np.where(last >= 0, cur[short, np.maximum(last, 0)], none)
+        out.append(b)
+    ev = np.concatenate(out)
+    # by row; within a row entering levels before clearing beyond the last level
+    order = np.lexsort((ev[:, lnb.E_KIND], ev[:, lnb.E_ROW]))
+    return np.ascontiguousarray(ev[order])
+
+
 def load(path: str | Path) -> LobsterData:
     """Read, validate and convert a LOBSTER file pair (see the module docstring) into :class:`LobsterData`."""
     path = Path(path)
@@ -294,10 +331,7 @@ def load(path: str | Path) -> LobsterData:
     sz = np.empty((n, 2, L), np.int64)
     sz[:, 0] = bz
     sz[:, 1] = az
-    chg = np.zeros(n, np.int64)
-    if n > 1:
-        chg[1:] = (np.any(px[1:, 0] != px[:-1, 0], axis=1).astype(np.int64)
-                   | (np.any(px[1:, 1] != px[:-1, 1], axis=1).astype(np.int64) << 1))
+    events = _entry_events(typ, price, msg["side"], px, sz)
     if prices.size:
         lo, hi = int(prices.min()) // tick, int(prices.max()) // tick
     else:
@@ -307,7 +341,7 @@ def load(path: str | Path) -> LobsterData:
     return LobsterData(
         source=str(path), message_name=mname, orderbook_name=bname, levels=L, tick=tick, base=lo - 64,
         window=hi - lo + 129, time_ns=msg["time_ns"], typ=typ, oid=msg["oid"], size=msg["size"], price=price,
-        side=msg["side"], px=np.ascontiguousarray(px), sz=np.ascontiguousarray(sz), chg=chg, halts=halts,
+        side=msg["side"], px=np.ascontiguousarray(px), sz=np.ascontiguousarray(sz), events=events, halts=halts,
     )
 
 
@@ -379,7 +413,8 @@ def _run(d: LobsterData, check: bool, levels: int, max_mismatches: int, stop: in
     mm_rows = np.zeros(max(max_mismatches, 1), np.int64)
     mm_lv = np.zeros((max(max_mismatches, 1), 2, 2, max(levels, 1)), np.int64)
     sl = slice(0, stop)
-    arrays = (d.typ[sl], d.oid[sl], d.size[sl], d.price[sl], d.side[sl], d.px[sl], d.sz[sl], d.chg[sl])
+    events = d.events if stop is None else d.events[d.events[:, lnb.E_ROW] < stop]
+    arrays = (d.typ[sl], d.oid[sl], d.size[sl], d.price[sl], d.side[sl], d.px[sl], d.sz[sl], events)
     t0 = time.perf_counter()
     lnb.replay_kernel(st, *arrays, L, check, levels, ctr, ep, ev, ec, mm_rows, mm_lv)
     return ctr, mm_rows, mm_lv, time.perf_counter() - t0
@@ -391,7 +426,7 @@ def _warm(d: LobsterData) -> None:
 
 
 def _levels(prices: np.ndarray, sizes: np.ndarray, tick: int) -> tuple:
-    return tuple((int(p) * tick, int(v)) for p, v in zip(prices, sizes) if v > 0 and p not in (NO_BID, NO_ASK))
+    return tuple((int(p) * tick, int(v)) for p, v in zip(prices, sizes, strict=True) if v > 0)
 
 
 def replay(path: str | Path, check: bool = True, levels: int | None = None, max_mismatches: int = 10,

@@ -11,8 +11,9 @@ Inputs (all int64, prepared by :mod:`lobkit.engine.lobster`):
 * ``typ``, ``oid``, ``size``, ``price`` (ticks), ``side`` (+1 buy / -1 sell): one entry per message;
 * ``px``, ``sz``: ``(n, 2, L)`` the orderbook rows, side index 0 bids, 1 asks, best first, prices in ticks;
   an empty level has price ``NO_BID`` / ``NO_ASK`` and size 0;
-* ``chg``: ``(n,)`` bit 0 set when row i's set of bid prices differs from row i-1's, bit 1 the same for asks
-  (only those rows can bring a level into view).
+* ``events``: ``(m, 8)`` the entry events, sorted by row (columns ``E_*``): one per level entering the window
+  (a price of row i absent from row i-1) and one per side of a row whose price set changed and that has fewer
+  than L levels. They are precomputed (vectorised) so that replay reads a compact stream instead of whole rows.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from numba import njit
 
 from lobkit.engine import nb
 from lobkit.engine.messages import ERR_DUPLICATE_ID, ERR_UNKNOWN_ID, FLAG_POST_ONLY, OK
-from lobkit.engine.state import LV_HEAD, M_BASE, M_FILLCAP, M_NFILLS, O_ID, O_NEXT, O_SIZE, O_TS
+from lobkit.engine.state import LV_CNT, LV_HEAD, LV_VOL, M_BASE, M_FILLCAP, M_NFILLS, M_WIN, O_ID, O_NEXT, O_SIZE, O_TS
 
 _kernel = njit(cache=True, _nrt=False)
+_kernel_inline = njit(cache=True, _nrt=False, inline="always")
 
 NO_BID = -(2**63)
 NO_ASK = 2**63 - 1
+_ONES = 0xFFFFFFFFFFFFFFFF
 
 # LOBSTER event types
 T_ADD = 1
@@ -54,6 +57,18 @@ C_DUP_IDS = 8  # adds whose id was already resting (old order replaced)
 C_ROWS_CHECKED = 9
 N_COUNTERS = 16
 
+# columns of the entry events
+E_ROW = 0
+E_SIDE = 1  # side index: 0 bids, 1 asks
+E_KIND = 2
+E_PRICE = 3  # ticks
+E_SIZE = 4
+E_BOUND = 5  # E_ENTER: the row's next better price (NO_BID/NO_ASK: none); E_BEYOND: the row's last price
+E_CLEAR = 6  # E_ENTER: 1 if the level may come from below (not message i's own add): clear up to E_BOUND
+E_COLS = 8
+E_ENTER = 0
+E_BEYOND = 1
+
 
 @_kernel
 def placeholder_id(s, p):
@@ -62,7 +77,7 @@ def placeholder_id(s, p):
     return -(2 * p + s + 1)
 
 
-@_kernel
+@_kernel_inline
 def _drain(st):
     """Replay keeps no fill records: empty the fill buffer when it is full."""
     if st.meta[M_NFILLS] >= st.meta[M_FILLCAP]:
@@ -106,7 +121,7 @@ def _consume_placeholder(st, s, p, v, execution, ctr):
     return True
 
 
-@_kernel
+@_kernel_inline
 def apply_message(st, i, t, oid, size, price, side, ctr):
     """Apply LOBSTER message ``i`` (already validated) to the book."""
     if t == T_ADD:
@@ -117,7 +132,7 @@ def apply_message(st, i, t, oid, size, price, side, ctr):
             status, _ = nb.limit_order(st, side, price, size, oid, 0, i, FLAG_POST_ONLY)
         if status != OK:
             ctr[C_UNAPPLIED] += 1
-    elif t == T_CANCEL or t == T_DELETE:
+    elif t in (T_CANCEL, T_DELETE):
         if t == T_CANCEL:
             status, _ = nb.reduce(st, oid, size)
         else:
@@ -140,7 +155,7 @@ def apply_message(st, i, t, oid, size, price, side, ctr):
 
 @_kernel
 def _in_row(px, i, s, L, p):
-    for j in range(L):
+    for j in range(L):  # noqa: SIM110 (a jitted loop, not a generator)
         if px[i, s, j] == p:
             return True
     return False
@@ -177,7 +192,7 @@ def _drop_uncertain(st, s, p, i):
     return gone, n, kept
 
 
-@_kernel
+@_kernel_inline
 def _needs_convert(st, s, p, i, vol, target):
     """Does the entering level (s, p) hold a different volume, or real orders of uncertain existence?"""
     if vol != target:
@@ -258,6 +273,85 @@ def reconcile_side(st, s, i, px, sz, L, ep, ev, ec, ctr):
 
 
 @_kernel
+def _clear_range(st, s, a, b, px, i, L, ctr):
+    """Remove the stale levels of side ``s`` at window indices a..b (inclusive): levels the engine holds where
+    the row shows none. Only levels out of view in row i-1 may be removed; returns False when another one is
+    found (the general :func:`reconcile_side` then decides)."""
+    W = st.meta[M_WIN]
+    if a < 0:
+        a = 0
+    if b > W - 1:
+        b = W - 1
+    if a > b:
+        return True
+    base = st.meta[M_BASE]
+    for w in range(a >> 6, (b >> 6) + 1):
+        lo = max(a, w << 6)
+        hi = min(b, (w << 6) + 63)
+        mask = (np.uint64(_ONES) >> np.uint64(63 - (hi & 63))) & (np.uint64(_ONES) << np.uint64(lo & 63))
+        if st.occ[s, w] & mask == 0:
+            continue
+        for idx in range(lo, hi + 1):
+            if st.lv[LV_CNT, s, idx] > 0:
+                q = base + idx
+                if _in_row(px, i - 1, s, L, q):
+                    return False
+                gone, k, kept = _drop_uncertain(st, s, q, i)
+                if k == 0 or st.lv[LV_CNT, s, idx] > 0:
+                    return False
+                ctr[C_RECONCILED] += 1
+    return True
+
+
+@_kernel_inline
+def entry_event(st, i, ev_row, px, L, ctr):
+    """Apply one precomputed entry event of row ``i`` (a row of ``events``, see :mod:`lobkit.engine.lobster`).
+
+    ``E_ENTER``: a level enters the window at price p with the row's size rv: seeded when the engine has no
+    such level, re-based when it has (orders of uncertain existence become one placeholder); when it may have
+    come from below, the engine's levels strictly between it and ``bound`` (the row's next better level, or
+    everything better when p is the best) are stale and removed. ``E_BEYOND``: the row's side has fewer than
+    L levels: the engine's levels worse than ``bound`` (its last level; all if the side is empty) are stale.
+    Returns False when a case falls outside these rules (the general :func:`reconcile_side` then runs).
+    """
+    s = ev_row[E_SIDE]
+    p = ev_row[E_PRICE]
+    bound = ev_row[E_BOUND]
+    base = st.meta[M_BASE]
+    W = st.meta[M_WIN]
+    if ev_row[E_KIND] == E_BEYOND:
+        if s == 0:
+            hi = W - 1 if bound == NO_BID else bound - base - 1
+            return _clear_range(st, s, 0, hi, px, i, L, ctr)
+        lo = 0 if bound == NO_ASK else bound - base + 1
+        return _clear_range(st, s, lo, W - 1, px, i, L, ctr)
+    rv = ev_row[E_SIZE]
+    idx = p - base
+    cnt = st.lv[LV_CNT, s, idx]
+    vol = st.lv[LV_VOL, s, idx]
+    if cnt == 0:
+        if not _add_placeholder(st, s, p, rv):
+            return False
+        ctr[C_SEEDED] += 1
+    elif _needs_convert(st, s, p, i, vol, rv):
+        gone, k, kept = _drop_uncertain(st, s, p, i)
+        need = rv - kept
+        if need < 0:
+            return False
+        if need > 0 and not _add_placeholder(st, s, p, need):
+            return False
+        if vol != rv:
+            ctr[C_RECONCILED] += 1
+    if ev_row[E_CLEAR] == 0:
+        return True
+    if s == 0:
+        hi = W - 1 if bound == NO_BID else bound - base - 1
+        return _clear_range(st, s, idx + 1, hi, px, i, L, ctr)
+    lo = 0 if bound == NO_ASK else bound - base + 1
+    return _clear_range(st, s, lo, idx - 1, px, i, L, ctr)
+
+
+@_kernel
 def seed_row0(st, px, sz, L, ctr):
     """Start from orderbook row 0: every level it shows becomes one placeholder order."""
     for s in range(2):
@@ -267,7 +361,7 @@ def seed_row0(st, px, sz, L, ctr):
                 ctr[C_INITIAL] += 1
 
 
-@_kernel
+@_kernel_inline
 def check_row(st, i, px, sz, Lc, ep, ev, ec):
     """Does the engine's top ``Lc`` (both sides) equal orderbook row ``i``?"""
     for s in range(2):
@@ -297,13 +391,17 @@ def _record(st, i, Lc, ep, ev, ec, mm_rows, mm_lv, k):
 
 
 @_kernel
-def replay_kernel(st, typ, oid, size, price, side, px, sz, chg, L, check, Lc, ctr, ep, ev, ec, mm_rows, mm_lv):
+def replay_kernel(st, typ, oid, size, price, side, px, sz, events, L, check, Lc, ctr, ep, ev, ec, mm_rows, mm_lv):
     """Replay messages 1..n-1 from orderbook row 0, applying the entering-level rules after each message.
 
     With ``check``, compares the top ``Lc`` levels with every row and records the first ``len(mm_rows)``
     mismatching rows (and the engine's levels there) in ``mm_rows`` / ``mm_lv``. Counters go to ``ctr``.
     """
     n = typ.shape[0]
+    m = events.shape[0]
+    e = 0
+    while e < m and events[e, E_ROW] < 1:
+        e += 1
     seed_row0(st, px, sz, L, ctr)
     kmax = mm_rows.shape[0]
     if check:
@@ -316,16 +414,17 @@ def replay_kernel(st, typ, oid, size, price, side, px, sz, chg, L, check, Lc, ct
             ctr[C_MISMATCHES] += 1
     for i in range(1, n):
         apply_message(st, i, typ[i], oid[i], size[i], price[i], side[i], ctr)
-        c = chg[i]
-        if c != 0:
-            for _ in range(3):
-                a = False
-                if c & 1:
+        if e < m and events[e, E_ROW] == i:
+            ok = True
+            while e < m and events[e, E_ROW] == i:
+                ok = entry_event(st, i, events[e], px, L, ctr) and ok
+                e += 1
+            if not ok:
+                for _ in range(3):
                     a = reconcile_side(st, 0, i, px, sz, L, ep, ev, ec, ctr)
-                if c & 2:
                     a = reconcile_side(st, 1, i, px, sz, L, ep, ev, ec, ctr) or a
-                if not a:
-                    break
+                    if not a:
+                        break
         if check:
             ctr[C_ROWS_CHECKED] += 1
             if check_row(st, i, px, sz, Lc, ep, ev, ec):
