@@ -102,16 +102,24 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--configs", type=int, default=200, help="configurations of the 1- vs 2-worker runs")
     p.add_argument("--events", type=int, default=100_000, help="background events per simulation")
     p.add_argument("--big", type=int, default=1000, help="configurations of the big sweep (0: skip it)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating 1-/2-worker rounds (fastest counts)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     rate = events_per_sim_second(a.events)  # also compiles, or loads the Numba cache, in this process
-    warm_parent = time.perf_counter() - t0
+    calibration = time.perf_counter() - t0
     startup = sweep_throughput(2, 2, 1000, rate=rate, fresh_workers=True, heatmap=False)["seconds"]
-    # scaling: the sweep engine itself (warm workers, no heatmap: a fixed ~1 s of matplotlib in the parent)
-    r1 = sweep_throughput(1, a.configs, a.events, rate=rate, heatmap=False)
-    r2 = sweep_throughput(2, a.configs, a.events, rate=rate, heatmap=False)
+    # scaling: the sweep engine itself (warm workers, no heatmap: a fixed ~1 s of matplotlib in the parent);
+    # 1 and 2 workers alternate, the fastest round of each counts (the machine is shared)
+    best: dict[int, dict] = {}
+    for _ in range(a.rounds):
+        for jobs in (1, 2):
+            r = sweep_throughput(jobs, a.configs, a.events, rate=rate, heatmap=False)
+            if jobs not in best or r["seconds"] < best[jobs]["seconds"]:
+                best[jobs] = r
+    r1, r2 = best[1], best[2]
     out = {
         "events_per_sim": r1["events_per_sim"],
         "sim_events_per_s_1core": r1["events_per_s"],
@@ -120,9 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
         "sweep_scaling": r2["sims_per_s"] / r1["sims_per_s"],
         "sweep_configs": a.configs,
         "worker_startup_seconds": startup,
-        "parent_warmup_seconds": warm_parent,
+        "calibration_seconds": calibration,
         "cpu_count": os.cpu_count(),
-        "load_avg_1min_before": os.getloadavg()[0],
+        "load_avg_1min_before": load_before,
     }
     if a.big:
         big = sweep_throughput(2, a.big, a.events, rate=rate, fresh_workers=True)
