@@ -26,6 +26,7 @@ from lobkit.agents.nb import (
     AG_INTERVAL,
     AG_KIND,
     AG_LONG,
+    AG_N_CROSSOVERS,
     AG_NEXT_DEC,
     AG_NEXT_OID,
     AG_PYTHON,
@@ -504,7 +505,7 @@ def summarise(tl: pl.DataFrame, sim: Simulation, i: int = 0) -> dict:
         "warmup_s": m.warmup_ns / NS_PER_S,
         "sample_s": m.sample_ns / NS_PER_S,
         "agent": ag.name,
-    } | ({"n_crossovers": int(sim.sm.ag[i, 14]) if ag.jitted else int(getattr(ag, "n_crossovers", 0))}
+    } | ({"n_crossovers": int(sim.sm.ag[i, AG_N_CROSSOVERS]) if ag.jitted else int(getattr(ag, "n_crossovers", 0))}
          if ag.name == "momentum" else {})
 
 
