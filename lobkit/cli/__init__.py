@@ -34,10 +34,12 @@ def main() -> None:
 def _register_all() -> None:
     from lobkit.cli import data as _data
     from lobkit.cli import engine as _engine
+    from lobkit.cli import lobster as _lobster
     from lobkit.cli import sim as _sim
     from lobkit.cli import sweep as _sweep
 
     _engine.register(main)
+    _lobster.register(main)
     _data.register(main)
     _sim.register(main)
     _sweep.register(main)
