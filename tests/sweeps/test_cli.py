@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -85,19 +86,20 @@ def test_existing_results_need_resume(tmp_path):
 
 
 def test_ctrl_c_keeps_finished_configurations_and_resume_completes_them(tmp_path):
-    """SIGINT to a running ``lobkit sweep --jobs 2``: exit 130 with a hint; ``--resume`` runs only the rest."""
+    """Ctrl-C (SIGINT to the whole process group, workers included, as a terminal sends it) to a running
+    ``lobkit sweep --jobs 2``: exit 130 with a hint; ``--resume`` runs only the rest."""
     out = tmp_path / "int"
     args = ["sweep", "--grid", "short=1:8:1 long=10:50:10", "--jobs", "2", "--out", str(out), "--duration", "10min",
             "--warmup", "30s", "--no-progress", "--seed", "2"]
     proc = subprocess.Popen([sys.executable, "-c", "from lobkit.cli import main; main()", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     results = out / "results"
     deadline = time.monotonic() + 120
     while not results.is_dir() or len(list(results.glob("config-*.parquet"))) < 2:
         assert proc.poll() is None, f"the sweep ended before the interrupt: {proc.communicate()}"
         assert time.monotonic() < deadline, "no configuration finished in 120 s"
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, (stdout, stderr)
     assert "--resume" in stderr and "Traceback" not in stderr
