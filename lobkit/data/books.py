@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from lobkit.data.sqlite import Levels, RawBatch
+from lobkit.data.sqlite import Levels, RawBatch, member_sorted
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,23 @@ class CleanBatch:
 
 
 def _side(lv: Levels, ids: np.ndarray, bids: bool) -> Side:
-    """CSR of ``lv`` restricted to snapshots ``ids`` (ascending), levels sorted best first."""
-    keep = np.isin(lv.item_id, ids)
-    item, price, qty = lv.item_id[keep], lv.price[keep], lv.qty[keep]
-    order = np.lexsort((-price if bids else price, item))
-    item, price, qty = item[order], price[order], qty[order]
+    """CSR of ``lv`` restricted to snapshots ``ids`` (ascending), levels sorted best first.
+
+    Levels usually arrive grouped by snapshot and already best first (as files are written): that is checked in
+    one vectorised pass and the sort is skipped; otherwise a stable sort by (snapshot, price) does it.
+    """
+    item, price, qty = lv.item_id, lv.price, lv.qty
+    grouped = len(item) < 2 or bool(np.all(item[1:] >= item[:-1]))
+    keep = member_sorted(item, ids) if grouped else np.isin(item, ids)
+    if not keep.all():
+        item, price, qty = item[keep], price[keep], qty[keep]
+    if len(item) > 1:
+        same = item[1:] == item[:-1]
+        step = price[1:] - price[:-1]
+        in_order = grouped and bool(np.all(~same | ((step <= 0) if bids else (step >= 0))))
+        if not in_order:
+            order = np.lexsort((-price if bids else price, item))
+            item, price, qty = item[order], price[order], qty[order]
     offsets = np.searchsorted(item, ids, side="left")
     offsets = np.append(offsets, len(item)).astype(np.int64)
     return Side(offsets, price, qty)
@@ -153,11 +165,11 @@ def _list_series(side: Side, values: pl.Series) -> pl.Series:
 
 
 def side_json(side: Side) -> pl.Series:
-    """``[[price, quantity], ...]`` text per snapshot (shortest round-trip floats), built by Polars in bulk."""
+    """``[[price,quantity],...]`` text per snapshot, built by Polars in bulk: no spaces, floats in their
+    shortest round-trip form (so the JSON parses back to the very same float64 values)."""
     flat = pl.DataFrame({"p": side.price, "q": side.qty})
-    pairs = flat.select(pl.concat_str([pl.lit("["), pl.col("p").cast(pl.String), pl.lit(", "),
-                                       pl.col("q").cast(pl.String), pl.lit("]")]).alias("x"))["x"]
-    joined = _list_series(side, pairs).list.join(", ")
+    pairs = flat.select(pl.format("[{},{}]", "p", "q").alias("x"))["x"]
+    joined = _list_series(side, pairs).list.join(",")
     return ("[" + joined + "]").alias("json")
 
 

@@ -9,11 +9,12 @@ crash or Ctrl-C inserts exactly the snapshots that are missing: the ones present
 
 from __future__ import annotations
 
-import io
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,12 @@ from tqdm import tqdm
 
 from lobkit.data.books import CleanBatch, Rejection, clean, side_json
 from lobkit.data.errors import BadRowError, ConfigError
+from lobkit.data.pgcopy import BytesReader, copy_binary, pack_levels
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
-from lobkit.data.timescale import DbConfig, require_table
+from lobkit.data.timescale import PACKED_COLUMN, DbConfig, has_packed, require_table
 
 MAX_REPORTED = 1000  # rejections kept in the summary (all are counted)
+_COPY_PIECE = 1 << 20  # bytes handed to the driver per read of a COPY stream
 
 
 @dataclass(frozen=True)
@@ -63,42 +66,39 @@ class MigrationSummary:
         return out
 
 
-def batch_frame(cb: CleanBatch) -> pl.DataFrame:
-    """The COPY rows of a clean batch: ts text (UTC), bids JSON, asks JSON, source id."""
-    ts = pl.Series(cb.ts_us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00")
-    return pl.DataFrame({"ts": ts, "bids": side_json(cb.bids), "asks": side_json(cb.asks),
-                         "source_id": pl.Series(cb.source_id, dtype=pl.Int64)})
+def batch_payload(cb: CleanBatch, packed: bool) -> memoryview:
+    """The binary COPY stream of a clean batch: ts, bids and asks JSON (compact), the packed levels when the
+    table has that column, source id. Built in bulk (Polars, numpy, Arrow; no per-row Python)."""
+    pk = pack_levels(cb.bids, cb.asks) if packed else None
+    return copy_binary(cb.ts_us, side_json(cb.bids).to_arrow(), side_json(cb.asks).to_arrow(), pk, cb.source_id)
 
 
-def copy_frame(conn, cfg: DbConfig, frame: pl.DataFrame) -> int:
-    """Insert ``frame`` (ts, bids, asks, source_id) in one transaction; returns the number of rows inserted.
+def copy_payload(conn, cfg: DbConfig, payload, n_rows: int, packed: bool) -> int:
+    """Insert one batch (a :func:`batch_payload`) in one transaction; returns the number of rows inserted.
 
-    Fast path: COPY straight into the table. If any row is already there (a rerun), that COPY fails as a whole
-    and the batch goes through a temporary staging table and ``INSERT ... ON CONFLICT (ts) DO NOTHING``.
-    Either way the batch commits or rolls back as a whole.
+    Fast path: binary COPY straight into the table. If any row is already there (a rerun), that COPY fails as
+    a whole, is rolled back, and the batch goes through a temporary staging table and ``INSERT ... ON
+    CONFLICT (ts) DO NOTHING``. Either way the batch commits or rolls back as a whole.
     """
-    buf = io.BytesIO()
-    frame.write_csv(buf, include_header=False, separator="\t", quote_style="never", null_value="\\N")
+    cols = ["ts", "bids", "asks", *([PACKED_COLUMN] if packed else []), "source_id"]
+    col_sql = sql.SQL(", ").join(map(sql.Identifier, cols))
     t = sql.Identifier(cfg.table)
     try:
         with conn.cursor() as cur:
-            cur.execute("SAVEPOINT lobkit_direct")
             try:
-                buf.seek(0)
-                cur.copy_expert(sql.SQL("COPY {} (ts, bids, asks, source_id) FROM STDIN").format(t), buf)
-                inserted = len(frame)
-            except psycopg2.errors.UniqueViolation:
-                cur.execute("ROLLBACK TO SAVEPOINT lobkit_direct")
-                inserted = None
-            if inserted is not None:
+                cur.copy_expert(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(t, col_sql),
+                                BytesReader(payload), size=_COPY_PIECE)
                 conn.commit()
-                return inserted
-            buf.seek(0)
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS lobkit_stage (ts TIMESTAMPTZ, bids JSONB, asks JSONB, "
-                        "source_id BIGINT) ON COMMIT DELETE ROWS")
-            cur.copy_expert("COPY lobkit_stage (ts, bids, asks, source_id) FROM STDIN", buf)
-            cur.execute(sql.SQL("INSERT INTO {} (ts, bids, asks, source_id) SELECT ts, bids, asks, source_id "
-                                "FROM lobkit_stage ON CONFLICT (ts) DO NOTHING").format(t))
+                return n_rows
+            except psycopg2.errors.UniqueViolation:
+                conn.rollback()
+            cur.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS lobkit_stage (ts TIMESTAMPTZ, bids JSONB, "
+                                "asks JSONB, {} BYTEA, source_id BIGINT) ON COMMIT DELETE ROWS")
+                        .format(sql.Identifier(PACKED_COLUMN)))
+            cur.copy_expert(sql.SQL("COPY lobkit_stage ({}) FROM STDIN (FORMAT binary)").format(col_sql),
+                            BytesReader(payload), size=_COPY_PIECE)
+            cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM lobkit_stage ON CONFLICT (ts) DO NOTHING")
+                        .format(t, col_sql, col_sql))
             inserted = cur.rowcount
         conn.commit()
     except BaseException:
@@ -121,65 +121,115 @@ def ingest(
     strict: bool = False,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    connections: int = 2,
 ) -> MigrationSummary:
-    """Write clean batches to the database (see :func:`migrate`); shared by SQLite and LOBSTER imports."""
+    """Write clean batches to the database (see :func:`migrate`); shared by SQLite and LOBSTER imports.
+
+    A background thread reads, validates and builds the binary COPY of the next batches while up to
+    ``connections`` connections each COPY one batch (one transaction per batch), so that the server parses
+    JSONB on several cores while the client prepares what follows. Batches may commit out of order; each is
+    whole or absent, which is all that resuming needs. Under ``strict`` nothing after the first bad batch is
+    sent, and the batches before it are committed before the error is raised.
+    """
+    if int(connections) < 1:
+        raise ConfigError(f"connections must be >= 1, got {connections}")
     t0 = time.perf_counter()
     read = inserted = rejected = rejected_snaps = 0
     reported: list[Rejection] = []
     rejected_ids: list[int] = []
-    conn = cfg.connect()
+    conns = [cfg.connect()]
     try:
-        require_table(conn, cfg)
+        require_table(conns[0], cfg)
+        packed = has_packed(conns[0], cfg.table)
+        conns += [cfg.connect() for _ in range(int(connections) - 1)]
+        idle: queue.Queue = queue.Queue()
+        for c in conns:
+            idle.put(c)
+
+        def write(payload, n_rows: int) -> int:
+            conn = idle.get()
+            try:
+                return copy_payload(conn, cfg, payload, n_rows, packed)
+            except psycopg2.Error as exc:
+                raise cfg.error("COPY of a batch", exc) from None
+            finally:
+                idle.put(conn)
+
         bar = tqdm(total=total, unit="snap", desc="migrate", disable=not progress, leave=False)
-        for cb, frame in _prefetch(batches):
-            n_batch = len(cb.source_id) + len(cb.rejected_snapshots)
-            if cb.rejections and strict:
-                raise BadRowError(cb.rejections[0].table, cb.rejections[0].row_id, cb.rejections[0].field,
-                                  cb.rejections[0].reason + " (--strict: stopped; earlier batches are committed)")
-            rejected += len(cb.rejections)
-            rejected_snaps += len(cb.rejected_snapshots)
-            room = MAX_REPORTED - len(reported)
-            reported += cb.rejections[:max(room, 0)]
-            rejected_ids += cb.rejected_snapshots[:max(MAX_REPORTED - len(rejected_ids), 0)].tolist()
-            if len(cb.source_id):
-                try:
-                    inserted += copy_frame(conn, cfg, frame)
-                except psycopg2.Error as exc:
-                    raise cfg.error("COPY of a batch", exc) from None
-            read += n_batch
-            bar.update(n_batch)
-            if on_batch is not None:
-                on_batch(read)
+        pending: deque[tuple[Future, int]] = deque()
+
+        def settle(block_until: int) -> None:
+            nonlocal inserted, read
+            while len(pending) > block_until or (pending and pending[0][0].done()):
+                fut, n_batch = pending.popleft()
+                inserted += fut.result()
+                read += n_batch
+                bar.update(n_batch)
+                if on_batch is not None:
+                    on_batch(read)
+
+        with ThreadPoolExecutor(max_workers=len(conns), thread_name_prefix="lobkit-copy") as pool:
+            try:
+                for cb, payload in _prefetch(batches, packed):
+                    n_batch = len(cb.source_id) + len(cb.rejected_snapshots)
+                    if cb.rejections and strict:
+                        settle(0)
+                        raise BadRowError(cb.rejections[0].table, cb.rejections[0].row_id, cb.rejections[0].field,
+                                          cb.rejections[0].reason + " (--strict: stopped; earlier batches are "
+                                          "committed)")
+                    rejected += len(cb.rejections)
+                    rejected_snaps += len(cb.rejected_snapshots)
+                    room = MAX_REPORTED - len(reported)
+                    reported += cb.rejections[:max(room, 0)]
+                    rejected_ids += cb.rejected_snapshots[:max(MAX_REPORTED - len(rejected_ids), 0)].tolist()
+                    fut = pool.submit(write, payload, len(cb.source_id)) if payload is not None else _done(0)
+                    pending.append((fut, n_batch))
+                    settle(len(conns))
+                settle(0)
+            finally:
+                for fut, _ in pending:  # an error: let the transactions in flight end (commit or roll back)
+                    fut.cancel()
+                wait([f for f, _ in pending])
         bar.close()
     finally:
-        conn.close()
+        for c in conns:
+            c.close()
     secs = time.perf_counter() - t0
     good = read - rejected_snaps
     return MigrationSummary(source, read, inserted, good - inserted, rejected, rejected_snaps,
                             tuple(rejected_ids), tuple(reported), secs, read / secs if secs > 0 else 0.0)
 
 
-def _prefetch(batches: Iterable[CleanBatch], depth: int = 2) -> Iterator[tuple[CleanBatch, pl.DataFrame]]:
-    """Read, validate and build the COPY text of the next batches in a thread while the server ingests."""
+def _done(value) -> Future:
+    fut: Future = Future()
+    fut.set_result(value)
+    return fut
+
+
+def _prefetch(batches: Iterable[CleanBatch], packed: bool, depth: int = 2
+              ) -> Iterator[tuple[CleanBatch, memoryview | None]]:
+    """Read, validate and build the COPY stream of the next batches in a thread while the server ingests."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def work() -> None:
         try:
             for cb in batches:
-                item = (cb, batch_frame(cb) if len(cb.source_id) else None)
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((cb, batch_payload(cb, packed) if len(cb.source_id) else None)):
                     return
-            q.put(done)
+            put(done)
         except BaseException as exc:  # re-raised in the consumer
-            q.put(exc)
+            put(exc)
 
     th = threading.Thread(target=work, name="lobkit-migrate-reader", daemon=True)
     th.start()
@@ -193,7 +243,7 @@ def _prefetch(batches: Iterable[CleanBatch], depth: int = 2) -> Iterator[tuple[C
             yield item
     finally:
         stop.set()
-        th.join(timeout=5)
+        th.join(timeout=10)
 
 
 def clean_batches(reader: SqliteReader, batch_size: int) -> Iterable[CleanBatch]:

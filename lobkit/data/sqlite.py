@@ -18,20 +18,24 @@ by the batch size whatever the file size. Every level row lands in exactly one b
 
 from __future__ import annotations
 
+import queue
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 
 from lobkit.data.errors import ConfigError, InputFormatError, SchemaError
 
 TS_FORMATS = ("auto", "text", "epoch_s", "epoch_ms")
 _quote = SQLiteDialect().identifier_preparer.quote_identifier  # proper SQL identifier quoting, never format
-_FETCH_ROWS = 65_536
+_LEVEL_BATCH_ROWS = 65_536  # rows per Arrow batch of a level stream
 # text timestamp layouts tried in order (the first that parses a value wins); offsets are converted to UTC
 _TEXT_FORMATS = (
     "%Y-%m-%d %H:%M:%S%.f",
@@ -82,11 +86,6 @@ class Levels:
     price: np.ndarray
     qty: np.ndarray
 
-    @classmethod
-    def from_array(cls, a: np.ndarray) -> Levels:
-        a = a.reshape(-1, 4)
-        return cls(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].copy(), a[:, 3].copy())
-
     def __len__(self) -> int:
         return len(self.row_id)
 
@@ -107,18 +106,21 @@ class RawBatch:
     orphan_asks: Levels
 
 
-def parse_timestamps(values: list, ts_format: str) -> tuple[np.ndarray, np.ndarray]:
+def parse_timestamps(values: list | pl.Series, ts_format: str) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised conversion of raw timestamp values to (epoch microseconds int64, parsed-ok mask)."""
     n = len(values)
     if ts_format in ("epoch_s", "epoch_ms"):
-        s = pl.Series(values, dtype=pl.Float64, strict=False)
+        s = values.cast(pl.Float64, strict=False) if isinstance(values, pl.Series) else \
+            pl.Series(values, dtype=pl.Float64, strict=False)
         v = s.to_numpy().astype(np.float64, copy=False)
         ok = np.isfinite(v)
         scale = 1e6 if ts_format == "epoch_s" else 1e3
         us = np.zeros(n, np.int64)
         us[ok] = np.round(v[ok] * scale).astype(np.int64)
         return us, ok
-    s = pl.Series(values, dtype=pl.String, strict=False).str.strip_chars()
+    s = values.cast(pl.String, strict=False) if isinstance(values, pl.Series) else \
+        pl.Series(values, dtype=pl.String, strict=False)
+    s = s.str.strip_chars()
     out = pl.Series([None] * n, dtype=pl.Int64)
     for fmt in _TEXT_FORMATS:
         if out.null_count() == 0:
@@ -131,24 +133,128 @@ def parse_timestamps(values: list, ts_format: str) -> tuple[np.ndarray, np.ndarr
     return out.fill_null(0).to_numpy().astype(np.int64), ok
 
 
-class _LevelCursor:
-    """One forward-only cursor over a level table ordered by item id, handed out up to an item id at a time."""
+def _typed(col: str, kind: str) -> str:
+    """A SQL expression giving ``col`` with one storage type on every row, so that Arrow's per-column type
+    inference (from the first rows) holds for the whole stream: ``"real"`` (numbers as REAL, anything else
+    ``-9e999``, i.e. -inf, turned into NaN later), ``"int"`` (integers, else -1) or ``"text"`` (else '')."""
+    c = _quote(col)
+    if kind == "real":
+        return f"CASE typeof({c}) WHEN 'real' THEN {c} WHEN 'integer' THEN {c} * 1.0 ELSE -9e999 END"
+    if kind == "int":
+        return f"CASE typeof({c}) WHEN 'integer' THEN {c} ELSE -1 END"
+    return f"CASE typeof({c}) WHEN 'text' THEN {c} ELSE '' END"
 
-    def __init__(self, conn: sqlite3.Connection, sql: str):
-        self._cur = conn.execute(sql)
-        self._buf = np.empty((0, 4))
-        self._done = False
 
-    def take_upto(self, hi: int | None) -> Levels:
-        while not self._done and (hi is None or len(self._buf) == 0 or self._buf[-1, 1] <= hi):
-            rows = self._cur.fetchmany(_FETCH_ROWS)
-            if not rows:
-                self._done = True
-                break
-            self._buf = np.concatenate([self._buf, np.asarray(rows, dtype=np.float64)])
-        k = len(self._buf) if hi is None else int(np.searchsorted(self._buf[:, 1], hi, side="right"))
-        out, self._buf = self._buf[:k], self._buf[k:]
-        return Levels.from_array(out)
+class _ArrowStream:
+    """Record batches of one SQLite query, read through the ADBC SQLite driver (C, Arrow, no Python objects
+    per row) by a background thread a couple of batches ahead. The driver releases the GIL while it steps the
+    query, so several streams (items, bids, asks) are read in parallel."""
+
+    _DONE = object()
+
+    def __init__(self, uri: str, query: str, batch_rows: int, depth: int = 2):
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, args=(uri, query, int(batch_rows)), daemon=True,
+                                    name="lobkit-sqlite-stream")
+        self._th.start()
+
+    def _run(self, uri: str, query: str, batch_rows: int) -> None:
+        try:
+            with adbc_sqlite.connect(uri) as conn, conn.cursor() as cur:
+                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+                cur.execute(query)
+                for rb in cur.fetch_record_batch():
+                    if not self._put(rb):
+                        return
+            self._put(self._DONE)
+        except BaseException as exc:  # handed to the consumer
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                item = self._q.get()
+                if item is self._DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._th.join(timeout=10)
+
+
+class _Buffered:
+    """A record-batch stream handed out a prefix at a time (slices of Arrow batches: no copies but one
+    concatenation when a prefix spans batches)."""
+
+    def __init__(self, stream: _ArrowStream):
+        self._it = iter(stream)
+        self._batches: list[pa.RecordBatch] = []
+        self._n = 0  # rows buffered
+        self.done = False
+
+    def _pull(self) -> None:
+        rb = next(self._it, None)
+        if rb is None:
+            self.done = True
+        elif rb.num_rows:
+            self._batches.append(rb)
+            self._n += rb.num_rows
+
+    def _joined(self) -> pa.RecordBatch:
+        if len(self._batches) > 1:
+            self._batches = [pa.concat_batches(self._batches)]
+        return self._batches[0]
+
+    def take(self, k: int | None) -> pa.RecordBatch | None:
+        """The first ``k`` rows (all that remain if ``k`` is None or more than remain); None if none remain."""
+        while not self.done and (k is None or self._n < k):
+            self._pull()
+        if not self._batches:
+            return None
+        rb = self._joined()
+        k = self._n if k is None else min(k, self._n)
+        head, rest = rb.slice(0, k), rb.slice(k)
+        self._batches, self._n = ([rest] if rest.num_rows else []), self._n - k
+        return head
+
+    def take_upto(self, key: int, hi: int | None) -> pa.RecordBatch | None:
+        """Rows while column ``key`` (non-decreasing int64) is <= ``hi`` (all remaining rows if None)."""
+        if hi is None:
+            return self.take(None)
+        while not self.done and (self._n == 0 or self._batches[-1].column(key)[-1].as_py() <= hi):
+            self._pull()
+        if not self._batches:
+            return None
+        keys = self._joined().column(key).to_numpy()
+        return self.take(int(np.searchsorted(keys, hi, side="right")))
+
+
+_NO_LEVELS = Levels(*(np.empty(0, t) for t in (np.int64, np.int64, np.float64, np.float64)))
+
+
+def _levels(rb: pa.RecordBatch | None) -> Levels:
+    if rb is None or rb.num_rows == 0:
+        return _NO_LEVELS
+    row_id, item, price, qty = (rb.column(i).to_numpy(zero_copy_only=False) for i in range(4))
+    price, qty = price.astype(np.float64, copy=True), qty.astype(np.float64, copy=True)
+    price[np.isneginf(price)] = np.nan  # not a number in the file (see _typed)
+    qty[np.isneginf(qty)] = np.nan
+    return Levels(row_id.astype(np.int64, copy=False), item.astype(np.int64, copy=False), price, qty)
 
 
 class SqliteReader:
@@ -234,52 +340,97 @@ class SqliteReader:
         ).fetchall()
         return np.sort(np.asarray([r[0] for r in rows], dtype=np.int64))
 
-    def _level_sql(self, table: str) -> str:
+    def _uri(self) -> str:
+        return f"{self.path.resolve().as_uri()}?mode=ro"
+
+    def _sorts(self, query: str) -> bool:
+        """Whether SQLite needs a temporary B-tree (a sort of the whole table) to run ``query``."""
+        plan = self._conn.execute("EXPLAIN QUERY PLAN " + query).fetchall()
+        return any("TEMP B-TREE" in str(r[-1]) for r in plan)
+
+    def _level_sql(self, table: str, order: str) -> str:
         s = self.schema
-        num = "CASE WHEN typeof({c}) IN ('integer','real') THEN {c} ELSE NULL END"
-        item = f"CASE WHEN typeof({_quote(s.level_item)}) = 'integer' THEN {_quote(s.level_item)} ELSE -1 END"
-        return (
-            f"SELECT {_quote(s.level_id)}, {item}, IFNULL({num.format(c=_quote(s.price))}, -9e999), "
-            f"IFNULL({num.format(c=_quote(s.quantity))}, -9e999) FROM {_quote(table)} ORDER BY 2, 1"
-        )
+        return (f"SELECT CAST({_quote(s.level_id)} AS INTEGER), {_typed(s.level_item, 'int')}, "
+                f"{_typed(s.price, 'real')}, {_typed(s.quantity, 'real')} FROM {_quote(table)} ORDER BY {order}")
+
+    def _level_order(self, table: str) -> str:
+        """The cheapest ORDER BY that yields the level rows of ``table`` sorted by snapshot id.
+
+        ``item_id, id`` when an index gives that order. Otherwise, when the rows in id order (the table's own
+        order for an ``INTEGER PRIMARY KEY``, as collected files are written) already have non-decreasing
+        snapshot ids -- checked over the whole table by one pass over that single column -- ``id``: no sort.
+        Otherwise ``item_id, id`` and SQLite sorts (on disk, bounded memory).
+        """
+        s = self.schema
+        by_item = f"{_quote(s.level_item)}, {_quote(s.level_id)}"
+        by_id = _quote(s.level_id)
+        probe = f"SELECT {_quote(s.level_id)}, {_quote(s.level_item)} FROM {_quote(table)} ORDER BY "
+        if not self._sorts(probe + by_item) or self._sorts(probe + by_id):
+            return by_item
+        check = f"SELECT {_typed(s.level_item, 'int')} FROM {_quote(table)} ORDER BY {by_id}"
+        last = -(2**63)
+        stream = _ArrowStream(self._uri(), check, 1 << 20)
+        try:
+            for rb in stream:
+                item = rb.column(0).to_numpy(zero_copy_only=False)
+                if len(item) and (item[0] < last or np.any(item[1:] < item[:-1])):
+                    return by_item
+                if len(item):
+                    last = int(item[-1])
+        finally:
+            stream.close()
+        return by_id
 
     def batches(self, batch_size: int = 20_000) -> Iterator[RawBatch]:
         """Yield :class:`RawBatch` es of up to ``batch_size`` snapshots in id order (bounded memory).
 
         Prices or quantities that are NULL or not numbers come back as NaN (``-inf`` marks them on the way).
+        The three tables are read as Arrow batches by the ADBC SQLite driver, each in its own thread.
         """
         if int(batch_size) < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = int(batch_size)
         s = self.schema
-        keep = "('integer','real')" if self.ts_format.startswith("epoch") else "('text')"
-        t = _quote(s.timestamp)
-        item_sql = (
-            f"SELECT {_quote(s.item_id)}, CASE WHEN typeof({t}) IN {keep} THEN {t} END FROM {_quote(s.items)} "
-            f"WHERE {_quote(s.item_id)} > ? ORDER BY {_quote(s.item_id)} LIMIT ?"
-        )
-        cursors = {side: _LevelCursor(self._conn, self._level_sql(table)) for side, table in
-                   (("bids", s.bids), ("asks", s.asks))}
-        last = -(2**63)
-        while True:
-            rows = self._conn.execute(item_sql, (last, int(batch_size))).fetchall()
-            final = len(rows) < batch_size
-            if not rows:
-                ids = np.empty(0, np.int64)
-                ts_us, ok = np.empty(0, np.int64), np.empty(0, bool)
-            else:
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                ts_us, ok = parse_timestamps([r[1] for r in rows], self.ts_format)
-                last = int(ids[-1])
-            hi = None if final else last
-            sides = {}
-            for side, cur in cursors.items():
-                lv = cur.take_upto(hi)
-                for arr in (lv.price, lv.qty):
-                    arr[np.isneginf(arr)] = np.nan
-                known = np.isin(lv.item_id, ids)
-                sides[side] = (lv.take(known), lv.take(~known))
-            if len(ids) or len(sides["bids"][1]) or len(sides["asks"][1]):
-                yield RawBatch(ids, ts_us, ok, sides["bids"][0], sides["asks"][0], sides["bids"][1],
-                               sides["asks"][1])
-            if final:
-                return
+        epoch = self.ts_format.startswith("epoch")
+        item_sql = (f"SELECT CAST({_quote(s.item_id)} AS INTEGER), {_typed(s.timestamp, 'real' if epoch else 'text')} "
+                    f"FROM {_quote(s.items)} ORDER BY {_quote(s.item_id)}")
+        uri = self._uri()
+        orders = {table: self._level_order(table) for table in (s.bids, s.asks)}
+        streams = [_ArrowStream(uri, item_sql, batch_size)]
+        streams += [_ArrowStream(uri, self._level_sql(table, orders[table]), _LEVEL_BATCH_ROWS)
+                    for table in (s.bids, s.asks)]
+        try:
+            items = _Buffered(streams[0])
+            levels = {"bids": _Buffered(streams[1]), "asks": _Buffered(streams[2])}
+            while True:
+                got = items.take(batch_size)
+                final = got is None or got.num_rows < batch_size
+                if got is not None:
+                    ids = got.column(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+                    raw_ts = pl.from_arrow(got.column(1))
+                    raw_ts = raw_ts.replace(float("-inf") if epoch else "", None)  # not of the format's type
+                    ts_us, ok = parse_timestamps(raw_ts, self.ts_format)
+                else:
+                    ids, ts_us, ok = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool)
+                hi = None if final else int(ids[-1])
+                sides = {}
+                for side, buf in levels.items():
+                    lv = _levels(buf.take_upto(1, hi))
+                    known = member_sorted(lv.item_id, ids)
+                    sides[side] = (lv, _NO_LEVELS) if known.all() else (lv.take(known), lv.take(~known))
+                if len(ids) or len(sides["bids"][1]) or len(sides["asks"][1]):
+                    yield RawBatch(ids, ts_us, ok, sides["bids"][0], sides["asks"][0], sides["bids"][1],
+                                   sides["asks"][1])
+                if final:
+                    return
+        finally:
+            for st in streams:
+                st.close()
+
+
+def member_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_keys)`` for ascending ``sorted_keys``, by binary search."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(values), bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[pos] == values

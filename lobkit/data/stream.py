@@ -4,8 +4,9 @@ Both sources yield the same chunk layout (see :func:`lobkit.data.books.to_frame`
 ``bid_px``/``bid_qty``/``ask_px``/``ask_qty`` (lists, best first) and ``source_id``.
 
 * :func:`stream_db` pages through ``lob_snapshots`` by keyset on ``ts`` (``WHERE ts > last ORDER BY ts LIMIT
-  n``), one ``COPY (SELECT ...) TO STDOUT`` per chunk read as raw text by Polars, the JSONB parsed in bulk.
-  Memory is bounded by the chunk size.
+  n``), one binary ``COPY (SELECT ...) TO STDOUT`` per chunk, fetched one chunk ahead by a thread; levels are
+  decoded from the ``packed`` column with numpy (the JSONB, parsed in bulk, only for rows without it).
+  Memory is bounded by about two chunks.
 * :func:`stream_sqlite` reads a SQLite file in batches (:class:`lobkit.data.sqlite.SqliteReader`), validated
   like a migration (bad snapshots are skipped and counted in a warning). The file's snapshots must be in time
   order by id (as collected files are); otherwise it says so and suggests migrating first.
@@ -19,6 +20,8 @@ bound values, never formatted into SQL text.
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,10 +33,11 @@ import polars as pl
 import psycopg2
 from psycopg2 import sql
 
-from lobkit.data.books import clean, parse_side_json, to_frame
+from lobkit.data.books import Side, clean, parse_side_json, to_frame
 from lobkit.data.errors import ConfigError, InputFormatError
+from lobkit.data.pgcopy import PG_EPOCH_US, fixed_column, frame_copy_binary, gather, text_column, unpack_levels
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
-from lobkit.data.timescale import DbConfig, require_table
+from lobkit.data.timescale import PACKED_COLUMN, DbConfig, has_packed, require_table
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -55,46 +59,150 @@ def _us(t: datetime) -> int:
     return (t - _EPOCH) // timedelta(microseconds=1)
 
 
-def stream_db(cfg: DbConfig, chunk_size: int = 50_000, start=None, end=None) -> Iterator[pl.DataFrame]:
-    """Chunks of up to ``chunk_size`` snapshots from the database, in ``ts`` order, ``start <= ts < end``."""
-    if int(chunk_size) < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-    start, end = _as_utc(start, "start"), _as_utc(end, "end")
+_READ_FIELDS = 5  # ts, source_id, packed, bids (only where packed is NULL), asks (idem)
+
+
+def _chunk_query(cfg: DbConfig, packed: bool, last: datetime | None, start: datetime | None,
+                 end: datetime | None, limit: int) -> sql.Composed:
+    conds = []
+    if last is not None:
+        conds.append(sql.SQL("ts > {}").format(sql.Literal(last)))
+    elif start is not None:
+        conds.append(sql.SQL("ts >= {}").format(sql.Literal(start)))
+    if end is not None:
+        conds.append(sql.SQL("ts < {}").format(sql.Literal(end)))
+    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL("")
+    if packed:
+        p = sql.Identifier(PACKED_COLUMN)
+        cols = sql.SQL("ts, source_id, {p}, CASE WHEN {p} IS NULL THEN bids END, "
+                       "CASE WHEN {p} IS NULL THEN asks END").format(p=p)
+    else:
+        cols = sql.SQL("ts, source_id, NULL::bytea, bids, asks")
+    return sql.SQL("COPY (SELECT {} FROM {}{} ORDER BY ts LIMIT {}) TO STDOUT (FORMAT binary)").format(
+        cols, sql.Identifier(cfg.table), where, sql.Literal(int(limit)))
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    data: np.ndarray  # the raw COPY stream (uint8)
+    start: np.ndarray  # (rows, 5) field offsets
+    length: np.ndarray  # (rows, 5) field lengths, -1 for NULL
+
+
+def _fetch_chunks(cfg: DbConfig, chunk_size: int, start, end) -> Iterator[_Fetched]:
+    """Raw chunks, fetched by a background thread one chunk ahead (keyset on ``ts``: each query starts after
+    the last ts of the chunk before, which the thread reads from its own framing)."""
     conn = cfg.connect()
     try:
         require_table(conn, cfg)
-        cur = conn.cursor()
-        last = None
-        while True:
-            conds = []
-            if last is not None:
-                conds.append(sql.SQL("ts > {}").format(sql.Literal(last)))
-            elif start is not None:
-                conds.append(sql.SQL("ts >= {}").format(sql.Literal(start)))
-            if end is not None:
-                conds.append(sql.SQL("ts < {}").format(sql.Literal(end)))
-            where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL("")
-            q = sql.SQL("COPY (SELECT (extract(epoch FROM ts) * 1000000)::bigint, bids, asks, source_id FROM {}{} "
-                        "ORDER BY ts LIMIT {}) TO STDOUT").format(sql.Identifier(cfg.table), where,
-                                                                  sql.Literal(int(chunk_size)))
-            buf = io.BytesIO()
-            try:
-                cur.copy_expert(q, buf)
-            except psycopg2.Error as exc:
-                raise cfg.error("reading snapshots", exc) from None
-            if buf.tell() == 0:
-                return
-            buf.seek(0)
-            raw = pl.read_csv(buf, has_header=False, separator="\t", quote_char=None, null_values="\\N",
-                              schema={"ts": pl.Int64, "bids": pl.String, "asks": pl.String, "source_id": pl.Int64})
-            ts_us = raw["ts"].to_numpy()
-            yield to_frame(ts_us, parse_side_json(raw["bids"]), parse_side_json(raw["asks"]),
-                           raw["source_id"].to_numpy())
-            if len(raw) < chunk_size:
-                return
-            last = _EPOCH + timedelta(microseconds=int(ts_us[-1]))
-    finally:
+        packed = has_packed(conn, cfg.table)
+    except BaseException:
         conn.close()
+        raise
+    q: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            cur = conn.cursor()
+            last = None
+            while not stop.is_set():
+                buf = io.BytesIO()
+                try:
+                    cur.copy_expert(_chunk_query(cfg, packed, last, start, end, chunk_size), buf)
+                except psycopg2.Error as exc:
+                    raise cfg.error("reading snapshots", exc) from None
+                data = np.frombuffer(buf.getbuffer(), np.uint8)
+                fs, fl = frame_copy_binary(data, _READ_FIELDS, chunk_size, f"reading table {cfg.table!r}")
+                if len(fs) and not put(_Fetched(data, fs, fl)):
+                    return
+                if len(fs) < chunk_size:
+                    break
+                last_us = int(fixed_column(data, fs[-1:, 0], fl[-1:, 0], ">i8")[0][0]) + PG_EPOCH_US
+                last = _EPOCH + timedelta(microseconds=last_us)
+            put(done)
+        except BaseException as exc:  # re-raised in the consumer
+            put(exc)
+        finally:
+            conn.close()
+
+    th = threading.Thread(target=work, name="lobkit-stream-fetch", daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        th.join(timeout=30)
+
+
+def _merge(has: np.ndarray, a: Side, b: Side) -> Side:
+    """One side for all rows from ``a`` (the rows where ``has``) and ``b`` (the others), in row order."""
+    counts = np.zeros(len(has), np.int64)
+    counts[has], counts[~has] = a.counts, b.counts
+    offsets = np.zeros(len(has) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    price, qty = np.empty(int(offsets[-1])), np.empty(int(offsets[-1]))
+    for rows, part in ((np.flatnonzero(has), a), (np.flatnonzero(~has), b)):
+        idx = np.arange(len(part.price)) + np.repeat(offsets[rows] - part.offsets[:-1], part.counts)
+        price[idx], qty[idx] = part.price, part.qty
+    return Side(offsets, price, qty)
+
+
+def _decode(f: _Fetched, table: str) -> pl.DataFrame:
+    """A fetched chunk as the reader's frame: packed levels decoded in bulk, JSON parsed only for rows
+    without them."""
+    data, fs, fl = f.data, f.start, f.length
+    ts_pg, _ = fixed_column(data, fs[:, 0], fl[:, 0], ">i8")
+    sid, sid_null = fixed_column(data, fs[:, 1], fl[:, 1], ">i8")
+    has = fl[:, 2] >= 0
+    what = f"table {table!r}, column {PACKED_COLUMN!r}"
+    if has.all():
+        buf, offs = gather(data, fs[:, 2], fl[:, 2])
+        bids, asks = unpack_levels(buf, offs[:-1], np.diff(offs), what)
+    else:
+        rows_j = np.flatnonzero(~has)
+        bj = pl.from_arrow(text_column(data, fs[rows_j, 3], fl[rows_j, 3], skip=1))
+        aj = pl.from_arrow(text_column(data, fs[rows_j, 4], fl[rows_j, 4], skip=1))
+        bids_j, asks_j = parse_side_json(bj), parse_side_json(aj)
+        rows_p = np.flatnonzero(has)
+        buf, offs = gather(data, fs[rows_p, 2], fl[rows_p, 2])
+        bids_p, asks_p = unpack_levels(buf, offs[:-1], np.diff(offs), what)
+        bids, asks = _merge(has, bids_p, bids_j), _merge(has, asks_p, asks_j)
+    source = pl.Series("source_id", sid, dtype=pl.Int64)
+    if sid_null.any():
+        source = source.scatter(np.flatnonzero(sid_null), None)
+    return to_frame(ts_pg + PG_EPOCH_US, bids, asks, source)
+
+
+def stream_db(cfg: DbConfig, chunk_size: int = 50_000, start=None, end=None) -> Iterator[pl.DataFrame]:
+    """Chunks of up to ``chunk_size`` snapshots from the database, in ``ts`` order, ``start <= ts < end``.
+
+    Each chunk is one ``COPY (SELECT ... ORDER BY ts LIMIT n) TO STDOUT (FORMAT binary)``, fetched by a
+    background thread one chunk ahead while this one is decoded. Levels come from the ``packed`` column
+    (numpy, no JSON); rows without it (tables made by other tools or an older ``db init``) are read from the
+    JSONB and parsed in bulk. Memory is bounded by about two chunks.
+    """
+    if int(chunk_size) < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    start, end = _as_utc(start, "start"), _as_utc(end, "end")
+    for fetched in _fetch_chunks(cfg, int(chunk_size), start, end):
+        yield _decode(fetched, cfg.table)
 
 
 def stream_sqlite(path: str | Path, schema: SqliteSchema | None = None, chunk_size: int = 50_000,

@@ -10,11 +10,18 @@ first and creates the target database if it is missing.
 
 Schema (one row per snapshot; levels as JSON arrays ``[[price, quantity], ...]``, best first)::
 
-    lob_snapshots(ts TIMESTAMPTZ PRIMARY KEY, bids JSONB NOT NULL, asks JSONB NOT NULL, source_id BIGINT)
+    lob_snapshots(ts TIMESTAMPTZ PRIMARY KEY, bids JSONB NOT NULL, asks JSONB NOT NULL, source_id BIGINT,
+                  packed BYTEA)
 
-made a hypertable on ``ts`` when TimescaleDB is available. The default chunk interval, one day, suits the
-data's rate: the Bitstamp capture has ~24,000 snapshots a day of ~1.1 kB each (~26 MB a day), LOBSTER files up
-to a few hundred thousand a day; one-day chunks stay far below memory while a week of data is a handful of chunks.
+made a hypertable on ``ts`` when TimescaleDB is available. The JSONB columns are the canonical, queryable form.
+``packed`` holds the same levels as little-endian float64 (:mod:`lobkit.data.pgcopy`, format 1) so that the
+reader never has the server print, nor the client parse, JSON; it is NULL for rows written by other tools,
+which the reader then reads from the JSONB. ``toast_tuple_target`` is raised so that a row (~2.3 kB with 20
+levels a side) stays inline and uncompressed: compressing it (pglz) would cost more than the JSONB parse.
+
+The default chunk interval, one day, suits the data's rate: the Bitstamp capture has ~24,000 snapshots a day
+of ~2.3 kB each (~55 MB a day), LOBSTER files up to a few hundred thousand a day; one-day chunks stay far
+below memory while a week of data is a handful of chunks.
 
 Where the server is plain PostgreSQL, ``init_db`` says so and creates a plain table with the same key; where
 TimescaleDB is the Apache-licensed build (``SHOW timescaledb.license`` = ``apache``), it says that compression
@@ -36,6 +43,8 @@ from lobkit.data.errors import ConfigError, DatabaseError
 
 DEFAULT_DATABASE = "market_sim_lob"
 DEFAULT_TABLE = "lob_snapshots"
+PACKED_COLUMN = "packed"
+TOAST_TUPLE_TARGET = 8160  # the maximum: rows up to ~8 kB stay inline and are not compressed
 MAINTENANCE_DBS = ("", "postgres", "template1")
 ENV_DSN = "LOBKIT_DSN"
 
@@ -230,9 +239,16 @@ def init_db(cfg: DbConfig) -> InitReport:
                 notes.append(f"plain PostgreSQL: CREATE EXTENSION timescaledb failed ({exc.pgerror or exc}); "
                              "using a plain table".replace("\n", " "))
                 version = None
+        t = sql.Identifier(cfg.table)
         cur.execute(sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (ts TIMESTAMPTZ PRIMARY KEY, bids JSONB NOT NULL, "
-            "asks JSONB NOT NULL, source_id BIGINT)").format(sql.Identifier(cfg.table)))
+            "asks JSONB NOT NULL, source_id BIGINT, {} BYTEA) WITH (toast_tuple_target = {})").format(
+                t, sql.Identifier(PACKED_COLUMN), sql.Literal(TOAST_TUPLE_TARGET)))
+        # a table made by an earlier version: add the packed column (metadata only) and the storage setting
+        cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} BYTEA").format(
+            t, sql.Identifier(PACKED_COLUMN)))
+        cur.execute(sql.SQL("ALTER TABLE {} SET (toast_tuple_target = {})").format(
+            t, sql.Literal(TOAST_TUPLE_TARGET)))
         hyper = compression = False
         if version is not None:
             cur.execute("SELECT create_hypertable(%s::regclass, by_range('ts', %s::interval), "
@@ -256,6 +272,19 @@ def init_db(cfg: DbConfig) -> InitReport:
     finally:
         conn.close()
     return InitReport(cfg.database, created, version, lic, hyper, compression, tuple(notes))
+
+
+def table_columns(conn, table: str) -> dict[str, str]:
+    """Column name -> type of ``table`` (bound as a regclass, never formatted)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                    "%s::regclass AND attnum > 0 AND NOT attisdropped", (sql.Identifier(table).as_string(conn),))
+        return dict(cur.fetchall())
+
+
+def has_packed(conn, table: str) -> bool:
+    """Whether ``table`` has the ``packed`` BYTEA column (tables made by an older ``db init`` do not)."""
+    return table_columns(conn, table).get(PACKED_COLUMN) == "bytea"
 
 
 def require_table(conn, cfg: DbConfig) -> None:
