@@ -306,9 +306,6 @@ def apply_params(base_cfg: Any, params: Mapping[str, Scalar]) -> Any:
         hints = typing.get_type_hints(type(part_obj))
         changes[t.part][t.field] = _coerce(value, hints.get(t.field, Any), t.field)
     ag = changes["agent"]
-    if ("size" in ag and "max_position" not in ag and hasattr(base_cfg.agent, "max_position")
-            and base_cfg.agent.max_position == base_cfg.agent.size):
-        ag["max_position"] = None  # the default (max_position = size) follows a swept size
     agent = dataclasses.replace(base_cfg.agent, **ag) if ag else base_cfg.agent
     market = dataclasses.replace(base_cfg.market, **changes["market"]) if changes["market"] else base_cfg.market
     return dataclasses.replace(base_cfg, agent=agent, market=market)

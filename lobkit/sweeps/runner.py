@@ -7,7 +7,8 @@ batching or the completion order), so the results table is identical on 1, 2 or 
 :func:`run_seed` gives the child of one simulation, to replay it with ``lobkit run``.
 
 Work. Pending configurations are cut lazily into tasks of several simulations (whole configurations,
-or pieces of one when it has many repeats) so that per-task overhead is amortised; only a few tasks per
+or pieces of one when it has many repeats) so that per-task overhead is amortised, with guided sizes (large
+tasks first, smaller ones towards the end, so that the workers finish together); only a few tasks per
 worker are queued at a time (``pre_dispatch`` for joblib, a sliding window of futures for Dask), so
 memory stays bounded however large the grid. Workers return only each simulation's ``summary`` dict.
 
@@ -48,8 +49,8 @@ MANIFEST_VERSION = 1
 INVALID_KEEP = 50
 #: Upper bound on the simulations of one task (keeps progress and load balance fine-grained).
 MAX_SIMS_PER_TASK = 64
-#: Tasks per worker the work is cut into, at least (load balance at the end of a sweep).
-TASKS_PER_WORKER = 8
+#: Guided scheduling: a task is 1 / (TASKS_PER_WORKER x workers) of what is left (see :func:`sims_per_task`).
+TASKS_PER_WORKER = 4
 
 
 def root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
@@ -137,27 +138,38 @@ def _write_run(result: Any, path: Path) -> None:
     write_run(result, path, plot=False)
 
 
-def _make_tasks(points: Iterable[Point], repeats: int, sims_per_task: int) -> Iterator[list[Unit]]:
-    """Pack the repeats of successive configurations into tasks of at most ``sims_per_task`` simulations."""
+def _make_tasks(points: Iterable[Point], repeats: int, size: int | Callable[[int], int],
+                total: int | None = None) -> Iterator[list[Unit]]:
+    """Pack the repeats of successive configurations into tasks of simulations, lazily.
+
+    ``size``: simulations per task, fixed, or a function of the simulations still to hand out (``total``
+    minus those already packed): guided scheduling, large tasks first and smaller ones towards the end.
+    """
+    remaining = total if total is not None else 0
+    cap = size if isinstance(size, int) else size(remaining)
     task: list[Unit] = []
     n = 0
     for p in points:
         start = 0
         while start < repeats:
-            take = min(repeats - start, sims_per_task - n)
+            take = min(repeats - start, cap - n)
             task.append(Unit(p.index, p.cfg, start, start + take))
             n += take
             start += take
-            if n >= sims_per_task:
+            if n >= cap:
                 yield task
+                remaining -= n
                 task, n = [], 0
+                cap = size if isinstance(size, int) else size(remaining)
     if task:
         yield task
 
 
-def sims_per_task(n_sims: int, workers: int) -> int:
-    """Simulations per task: enough tasks for load balance, few enough to amortise the overhead."""
-    return max(1, min(MAX_SIMS_PER_TASK, math.ceil(n_sims / (max(1, workers) * TASKS_PER_WORKER))))
+def sims_per_task(remaining: int, workers: int) -> int:
+    """Guided task size: ``remaining / (TASKS_PER_WORKER x workers)`` simulations, between 1 and
+    ``MAX_SIMS_PER_TASK``: large tasks while much is left (per-task overhead amortised), small ones at the end
+    (every worker finishes at about the same time)."""
+    return max(1, min(MAX_SIMS_PER_TASK, math.ceil(remaining / (max(1, workers) * TASKS_PER_WORKER))))
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -443,7 +455,7 @@ def sweep(
         workers = max(1, sum(client.nthreads().values()))
     else:
         workers = jobs
-    tasks = _make_tasks(pending, repeats, sims_per_task(n_pending * repeats, workers))
+    tasks = _make_tasks(pending, repeats, lambda left: sims_per_task(left, workers), n_pending * repeats)
     record_dir = str((out / "runs").resolve()) if record else None
     args = (root.entropy, tuple(root.spawn_key), record_dir, simulate)
 

@@ -125,8 +125,10 @@ def test_apply_params_types_durations_and_sides():
     assert cfg.agent.interval_ns == 500_000_000
     assert cfg.agent.fee_bps == 1.0 and type(cfg.agent.fee_bps) is float
     assert cfg.market.limit_rate == 20.0 and cfg.agent.name == "null" and cfg.market.max_depth == 90
-    # the default max_position (= size) follows a swept size
-    assert apply_params(base, {"size": 3}).agent.max_position == 3
+    # the default position limit (max_position None: = size) follows a swept size
+    assert apply_params(base, {"size": 3}).agent.position_limit == 3
+    bad = list(expand(base.with_agent(max_position=2), parse_grid("size=1,3")))
+    assert isinstance(bad[0], Point) and isinstance(bad[1], InvalidPoint) and "max_position" in bad[1].error
 
 
 def test_expand_invalid_values_of_the_config():

@@ -46,7 +46,13 @@ def test_task_packing_covers_every_run_once():
         assert sorted(runs) == [(p.index, r) for p in points for r in range(repeats)]
         assert all(sum(u.stop - u.start for u in t) <= per for t in tasks)
         assert all(isinstance(u, Unit) for t in tasks for u in t)
-    assert sims_per_task(10, 2) == 1 and sims_per_task(10_000, 2) == 64 and sims_per_task(1000, 2) == 63
+    assert sims_per_task(10, 2) == 2 and sims_per_task(10_000, 2) == 64 and sims_per_task(3, 2) == 1
+    # guided: task sizes shrink towards the end, and still cover every run once
+    many = [Point(i, {}, None) for i in range(1000)]
+    tasks = list(_make_tasks(iter(many), 1, lambda left: sims_per_task(left, 2), 1000))
+    sizes = [sum(u.stop - u.start for u in t) for t in tasks]
+    assert sum(sizes) == 1000 and sizes[0] == 64 and sizes[-1] == 1 and sizes == sorted(sizes, reverse=True)
+    assert len(tasks) < 100
 
 
 @pytest.mark.dask
