@@ -24,9 +24,9 @@ import psycopg2
 from psycopg2 import sql
 from tqdm import tqdm
 
-from lobkit.data.books import CleanBatch, Rejection, clean, side_json
+from lobkit.data.books import CleanBatch, Rejection, clean
 from lobkit.data.errors import BadRowError, ConfigError
-from lobkit.data.pgcopy import BytesReader, copy_binary, pack_levels
+from lobkit.data.pgcopy import BytesReader, encode_batch
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
 from lobkit.data.timescale import PACKED_COLUMN, DbConfig, has_packed, require_table
 
@@ -66,11 +66,10 @@ class MigrationSummary:
         return out
 
 
-def batch_payload(cb: CleanBatch, packed: bool) -> memoryview:
+def batch_payload(cb: CleanBatch, packed: bool) -> np.ndarray:
     """The binary COPY stream of a clean batch: ts, bids and asks JSON (compact), the packed levels when the
-    table has that column, source id. Built in bulk (Polars, numpy, Arrow; no per-row Python)."""
-    pk = pack_levels(cb.bids, cb.asks) if packed else None
-    return copy_binary(cb.ts_us, side_json(cb.bids).to_arrow(), side_json(cb.asks).to_arrow(), pk, cb.source_id)
+    table has that column, source id (see :func:`lobkit.data.pgcopy.encode_batch`; no per-row Python)."""
+    return encode_batch(cb.ts_us, cb.bids, cb.asks, cb.source_id, packed)
 
 
 def copy_payload(conn, cfg: DbConfig, payload, n_rows: int, packed: bool) -> int:
@@ -207,7 +206,7 @@ def _done(value) -> Future:
 
 
 def _prefetch(batches: Iterable[CleanBatch], packed: bool, depth: int = 2
-              ) -> Iterator[tuple[CleanBatch, memoryview | None]]:
+              ) -> Iterator[tuple[CleanBatch, np.ndarray | None]]:
     """Read, validate and build the COPY stream of the next batches in a thread while the server ingests."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()

@@ -4,20 +4,22 @@ Two formats live here, both built and read without Python loops over rows:
 
 * **Binary COPY** (``COPY ... (FORMAT binary)``): a header, then per row an int16 field count and, per field,
   an int32 byte length (-1 for NULL) and the value in the type's binary form, all big-endian; an int16 -1 ends
-  the stream. :func:`copy_binary` assembles the rows of a batch with Arrow's element-wise binary join;
-  :func:`frame_copy_binary` finds the fields of every row of a ``COPY ... TO STDOUT (FORMAT binary)`` stream
-  (a small compiled walk: row boundaries depend on the lengths before them).
+  the stream. :func:`encode_batch` writes the rows of a migration batch; :func:`frame_copy_binary` finds the
+  fields of every row of a ``COPY ... TO STDOUT (FORMAT binary)`` stream. Both are one compiled sequential
+  pass (:mod:`lobkit.data._nb`, Numba) because a row's position depends on the lengths of all rows before it;
+  everything else is numpy, Polars and Arrow in bulk.
 * **Packed levels** (the ``packed`` BYTEA column of the snapshot table, format 1): per snapshot, little-endian,
   ``int32 n_bids, int32 n_asks, float64 bid_px[n_bids], float64 bid_qty[n_bids], float64 ask_px[n_asks],
   float64 ask_qty[n_asks]`` -- 8 + 16 (n_bids + n_asks) bytes, the exact float64 values of the JSONB (which
-  stays the canonical, queryable form). :func:`pack_levels` / :func:`unpack_levels`.
+  stays the canonical, queryable form). :func:`pack_levels` (the reference encoder; :func:`encode_batch`
+  writes the same bytes) / :func:`unpack_levels`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lobkit.data.books import Side
 
@@ -25,7 +27,6 @@ COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 COPY_HEADER = COPY_SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags 0, no header extension
 COPY_TRAILER = b"\xff\xff"
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 00:00:00 UTC in Unix microseconds
-JSONB_VERSION = b"\x01"
 PACKED_HEADER = 8
 
 
@@ -101,51 +102,54 @@ def unpack_levels(data, start: np.ndarray, length: np.ndarray, what: str = "pack
 
 
 # -- binary COPY: writing --------------------------------------------------------------------------------
-def _fixed(struct: np.ndarray) -> pa.Array:
-    """Rows of a structured numpy array as an Arrow binary array (one fixed-size value per row)."""
-    raw = np.ascontiguousarray(struct)
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(raw.dtype.itemsize), len(raw),
-                                                [None, pa.py_buffer(raw.view(np.uint8))]).cast(pa.large_binary())
+def _decimal_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shortest round-trip decimal text of each float64 (Polars), as Arrow-style (offsets, bytes)."""
+    arr = pl.Series(values, dtype=pl.Float64).cast(pl.String).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    data = np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] is not None else np.empty(0, np.uint8)
+    return offsets, data
 
 
-def _as_large_binary(a) -> pa.Array:
-    if isinstance(a, pa.ChunkedArray):
-        a = a.combine_chunks()
-    return a.cast(pa.large_binary())
+def _json_lengths(side: Side, p_off: np.ndarray, q_off: np.ndarray) -> np.ndarray:
+    """Length of each snapshot's ``[[p,q],...]`` text: brackets, the numbers, commas."""
+    per_level = np.diff(p_off) + np.diff(q_off) + 4  # "[" p "," q "]" and the comma before the next
+    cs = np.zeros(len(per_level) + 1, np.int64)
+    np.cumsum(per_level, out=cs[1:])
+    counts = side.counts
+    return cs[side.offsets[1:]] - cs[side.offsets[:-1]] + 2 - np.minimum(counts, 1)
 
 
-def copy_binary(ts_us: np.ndarray, bids_json, asks_json, packed: pa.Array | None,
-                source_id: np.ndarray) -> memoryview:
-    """The binary COPY stream of rows ``(ts, bids, asks[, packed], source_id)``.
+def encode_batch(ts_us: np.ndarray, bids: Side, asks: Side, source_id: np.ndarray, packed: bool) -> np.ndarray:
+    """The binary COPY stream of rows ``(ts, bids, asks[, packed], source_id)`` (uint8 array).
 
-    ``ts_us`` are Unix microseconds (UTC), the JSON columns Arrow string arrays, ``packed`` the output of
-    :func:`pack_levels` (or None to leave that column out), ``source_id`` int64 (never NULL here).
+    The JSON of each side is ``[[price,quantity],...]`` with no spaces and each float in its shortest
+    round-trip decimal form (Polars formats every number at once; a compiled pass lays the bytes out), so the
+    server's JSONB equals the float64 values exactly, and ``packed`` (when asked) holds those very values.
     """
-    n = len(ts_us)
-    bj, aj = _as_large_binary(bids_json), _as_large_binary(asks_json)
-    nfields = 5 if packed is not None else 4
-    head = np.empty(n, np.dtype([("nf", ">i2"), ("lt", ">i4"), ("ts", ">i8"), ("lb", ">i4"), ("vb", "u1")]))
-    head["nf"], head["lt"], head["ts"] = nfields, 8, np.asarray(ts_us, np.int64) - PG_EPOCH_US
-    head["lb"], head["vb"] = pc.binary_length(bj).to_numpy() + 1, 1
-    mid = np.empty(n, np.dtype([("la", ">i4"), ("va", "u1")]))
-    mid["la"], mid["va"] = pc.binary_length(aj).to_numpy() + 1, 1
-    parts = [_fixed(head), bj, _fixed(mid), aj]
-    if packed is not None:
-        pk = _as_large_binary(packed)
-        lp = np.empty(n, np.dtype([("lp", ">i4")]))
-        lp["lp"] = pc.binary_length(pk).to_numpy()
-        parts += [_fixed(lp), pk]
-    tail = np.empty(n, np.dtype([("ls", ">i4"), ("sid", ">i8")]))
-    tail["ls"], tail["sid"] = 8, source_id
-    parts.append(_fixed(tail))
-    rows = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
-    offs = np.frombuffer(rows.buffers()[1], np.int64, count=n + 1, offset=rows.offset * 8)
-    body = memoryview(rows.buffers()[2])[int(offs[0]):int(offs[-1])]
-    out = bytearray(len(COPY_HEADER) + len(body) + len(COPY_TRAILER))
-    out[: len(COPY_HEADER)] = COPY_HEADER
-    out[len(COPY_HEADER): len(COPY_HEADER) + len(body)] = body
-    out[-len(COPY_TRAILER):] = COPY_TRAILER
-    return memoryview(out)
+    texts = {}
+    for name, side in (("b", bids), ("a", asks)):
+        p_off, p_dat = _decimal_texts(side.price)
+        q_off, q_dat = _decimal_texts(side.qty)
+        texts[name] = (side.offsets.astype(np.int64, copy=False), p_off, p_dat, q_off, q_dat,
+                       np.ascontiguousarray(side.price, "<f8").view(np.uint8),
+                       np.ascontiguousarray(side.qty, "<f8").view(np.uint8), _json_lengths(side, p_off, q_off))
+    jb, ja = texts["b"][-1], texts["a"][-1]
+    per_row = 14 + 5 + jb + 5 + ja + 12
+    if packed:
+        per_row = per_row + 12 + 16 * (bids.counts + asks.counts)
+    size = len(COPY_HEADER) + int(per_row.sum()) + len(COPY_TRAILER)
+    out = np.empty(size, np.uint8)
+    out[: len(COPY_HEADER)] = np.frombuffer(COPY_HEADER, np.uint8)
+    end = _kernels().encode_rows(out, len(COPY_HEADER), np.asarray(ts_us, np.int64) - PG_EPOCH_US,
+                                 np.asarray(source_id, np.int64), bool(packed), *texts["b"], *texts["a"])
+    if end != size - len(COPY_TRAILER):
+        raise CopyFormatError(f"internal: encoded {end} bytes, expected {size - len(COPY_TRAILER)}")
+    out[end:] = np.frombuffer(COPY_TRAILER, np.uint8)
+    return out
 
 
 class BytesReader:
@@ -169,57 +173,10 @@ class BytesReader:
 
 
 # -- binary COPY: reading --------------------------------------------------------------------------------
-_kernels: dict = {}
+def _kernels():
+    from lobkit.data import _nb
 
-
-def _compiled() -> dict:
-    """The two compiled walks (Numba, cached on disk): framing rows and gathering one field's bytes."""
-    if not _kernels:
-        from numba import njit
-
-        @njit(cache=True, nogil=True)
-        def frame(buf, nfields, max_rows, start, length):  # pragma: no cover (compiled)
-            pos = 19
-            size = buf.shape[0]
-            row = 0
-            while True:
-                if pos + 2 > size:
-                    return -1, pos
-                nf = (np.int64(buf[pos]) << 8) | np.int64(buf[pos + 1])
-                if nf == 0xFFFF:
-                    return row, pos + 2
-                if nf != nfields or row >= max_rows:
-                    return -2, pos
-                pos += 2
-                for f in range(nfields):
-                    if pos + 4 > size:
-                        return -1, pos
-                    ln = ((np.int64(buf[pos]) << 24) | (np.int64(buf[pos + 1]) << 16)
-                          | (np.int64(buf[pos + 2]) << 8) | np.int64(buf[pos + 3]))
-                    if ln >= 0x80000000:
-                        ln -= 0x100000000
-                    pos += 4
-                    start[row, f] = pos
-                    length[row, f] = ln
-                    if ln > 0:
-                        pos += ln
-                    if pos > size:
-                        return -1, pos
-                row += 1
-
-        @njit(cache=True, nogil=True)
-        def gather(buf, start, length, skip, out, out_start):  # pragma: no cover (compiled)
-            o = 0
-            for i in range(start.shape[0]):
-                out_start[i] = o
-                ln = length[i] - skip
-                if ln > 0:
-                    out[o:o + ln] = buf[start[i] + skip:start[i] + skip + ln]
-                    o += ln
-            out_start[start.shape[0]] = o
-
-        _kernels.update(frame=frame, gather=gather)
-    return _kernels
+    return _nb
 
 
 def frame_copy_binary(data: np.ndarray, nfields: int, max_rows: int, what: str = "COPY"
@@ -233,7 +190,7 @@ def frame_copy_binary(data: np.ndarray, nfields: int, max_rows: int, what: str =
         raise CopyFormatError(f"{what}: unexpected header extension of {ext} bytes")
     start = np.empty((max_rows, nfields), np.int64)
     length = np.empty((max_rows, nfields), np.int64)
-    rows, end = _compiled()["frame"](data, nfields, max_rows, start, length)
+    rows, end = _kernels().frame(data, nfields, max_rows, start, length)
     if rows == -1:
         raise CopyFormatError(f"{what}: stream truncated at byte {end}")
     if rows == -2:
@@ -249,7 +206,7 @@ def gather(data: np.ndarray, start: np.ndarray, length: np.ndarray, skip: int = 
     total = int(np.maximum(length - skip, 0).sum())
     out = np.empty(total + 8, np.uint8)[:total] if total else np.empty(0, np.uint8)
     offsets = np.empty(len(start) + 1, np.int64)
-    _compiled()["gather"](data, start, length, skip, out, offsets)
+    _kernels().gather(data, start, length, skip, out, offsets)
     return out, offsets
 
 

@@ -429,8 +429,21 @@ class SqliteReader:
 
 
 def member_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """``np.isin(values, sorted_keys)`` for ascending ``sorted_keys``, by binary search."""
-    if len(sorted_keys) == 0:
+    """``np.isin(values, sorted_keys)`` for ascending ``sorted_keys``, without sorting ``values``.
+
+    Non-decreasing ``values`` (level rows grouped by snapshot) are marked by the ranges each key covers (two
+    binary searches per key, not per value); contiguous keys are a range test; anything else binary-searches
+    each value.
+    """
+    if len(sorted_keys) == 0 or len(values) == 0:
         return np.zeros(len(values), bool)
+    lo, hi = sorted_keys[0], sorted_keys[-1]
+    if hi - lo + 1 == len(sorted_keys):  # contiguous ids: a range test
+        return (values >= lo) & (values <= hi)
+    if len(values) > 1 and bool(np.all(values[1:] >= values[:-1])):
+        starts = np.searchsorted(values, sorted_keys, side="left")
+        ends = np.searchsorted(values, sorted_keys, side="right")
+        cover = np.bincount(starts, minlength=len(values) + 1) - np.bincount(ends, minlength=len(values) + 1)
+        return np.cumsum(cover[:-1]) > 0
     pos = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
     return sorted_keys[pos] == values
