@@ -111,14 +111,16 @@ def db_stats(dsn, table, as_json):
               help="Map a table/column name, e.g. --map items=snapshots --map timestamp=ts.")
 @click.option("--ts-format", type=click.Choice(["auto", "text", "epoch_s", "epoch_ms"]), default="auto",
               show_default=True, help="How SOURCE stores timestamps.")
+@click.option("--connections", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="COPY connections in parallel (each commits whole batches).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def migrate_cmd(source, dsn, table, batch_size, strict, as_json, mapping, ts_format, no_progress):
+def migrate_cmd(source, dsn, table, batch_size, strict, as_json, mapping, ts_format, connections, no_progress):
     """Copy the snapshots of the SQLite file SOURCE into the database (idempotent, resumable)."""
     from lobkit.data.migrate import migrate
 
     cfg = _cfg(dsn, table)
     s = migrate(source, cfg, schema=_schema(mapping, ts_format), batch_size=batch_size, strict=strict,
-                progress=not (no_progress or as_json))
+                progress=not (no_progress or as_json), connections=connections)
     if as_json:
         click.echo(json.dumps(s.as_dict()))
     else:

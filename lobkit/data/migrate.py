@@ -262,19 +262,21 @@ def migrate(
     strict: bool = False,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    connections: int = 2,
 ) -> MigrationSummary:
     """Copy every valid snapshot of the SQLite file ``source`` into ``cfg.table`` (created by ``init_db``).
 
     Bad rows are counted, reported by table/row id/field and skipped; with ``strict=True`` the first one raises
     :class:`BadRowError` (batches before it stay committed, the batch holding it is not written). Safe to
     rerun: snapshots already in the table (same ``ts``) are counted as ``already_present``, never duplicated.
+    ``connections`` COPY connections work in parallel (see :func:`ingest`).
     """
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     with SqliteReader(source, schema) as reader:
         total = reader.count()
         return ingest(clean_batches(reader, int(batch_size)), cfg, source=str(source), total=total,
-                      strict=strict, progress=progress, on_batch=on_batch)
+                      strict=strict, progress=progress, on_batch=on_batch, connections=connections)
 
 
 def naive_insert(source: str | Path, cfg: DbConfig, schema: SqliteSchema | None = None) -> int:
