@@ -12,6 +12,8 @@ with the engine's full bookkeeping: order ids (the id index), owners, and a fill
 * ``match``: a stream with a high match rate (~42% of the messages trade, ~0.7 fills per message).
 * ``replay``: ``lobkit.engine.lobster.replay_throughput`` on the largest shared LOBSTER file.
 * the same three streams through :class:`ReferenceBook` (on a prefix: it is ~100x slower), and the ratio.
+* ``*_per_cpu_s``: the same best runs per second of CPU time the process was actually given: on a shared,
+  loaded machine this is the better estimate of one core's speed; the targets are judged on wall time.
 * ``compile_seconds_cold``/``_warm``: a fresh interpreter importing the engine and running every kernel once,
   with an empty ``NUMBA_CACHE_DIR`` (compiles) and again with the same directory (loads the cache).
 """
@@ -69,13 +71,14 @@ def run_engine(cols: dict, capacity: int, window: int, base: int, fill_capacity:
     n = len(cols["op"])
     out_status = np.zeros(n, dtype=np.int8)
     out_qty = np.zeros(n, dtype=np.int64)
-    best = float("inf")
+    best = best_cpu = float("inf")
     res = {}
     sink = np.empty((n, 8), dtype=np.int64)  # where drained fill records go (grown if ever too small)
     for _ in range(runs):
         st = alloc_state(capacity, window, fill_capacity, base)
         drained = 0
         t0 = time.perf_counter()
+        c0 = time.process_time()
         i = 0
         while True:
             i, s = nb.apply_batch(
@@ -91,6 +94,7 @@ def run_engine(cols: dict, capacity: int, window: int, base: int, fill_capacity:
             drained += k
             st.meta[M_NFILLS] = 0
         dt = time.perf_counter() - t0
+        best_cpu = min(best_cpu, time.process_time() - c0)
         if dt < best:
             best = dt
             res = {
@@ -101,6 +105,7 @@ def run_engine(cols: dict, capacity: int, window: int, base: int, fill_capacity:
             }
     res["messages"] = n
     res["per_s"] = n / res["seconds"]
+    res["per_cpu_s"] = n / best_cpu  # per second of CPU time actually given to us (the machine is shared)
     return res
 
 
@@ -181,6 +186,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"liquibook stream gave {r['fills']} fills / {r['volume']} shares, expected "
                          f"{LIQUIBOOK_FILLS} / {LIQUIBOOK_SHARES}")  # fmt: skip
     out["liquibook_orders_per_s"] = r["per_s"]
+    out["liquibook_orders_per_cpu_s"] = r["per_cpu_s"]
     out["liquibook_fills"], out["liquibook_shares"] = r["fills"], r["volume"]
     ref_lb = run_reference(lb, a.reference_prefix)
     out["reference_liquibook_orders_per_s"] = ref_lb["per_s"]
@@ -192,6 +198,7 @@ def main(argv=None) -> int:
         if r["errors"]:
             raise SystemExit(f"{kind}: {r['errors']} messages failed; a generated flow must be valid")
         out[f"{kind}_messages_per_s"] = r["per_s"]
+        out[f"{kind}_messages_per_cpu_s"] = r["per_cpu_s"]
         out[f"{kind}_messages"] = r["messages"]
         out[f"{kind}_fills"] = r["fills"]
         out[f"{kind}_trade_share"] = round(info["trade_share"], 4)
@@ -212,6 +219,7 @@ def main(argv=None) -> int:
         out["compile_seconds_cold"] = out["compile_seconds_warm"] = None
     else:
         out["compile_seconds_cold"], out["compile_seconds_warm"] = compile_times()
+    out["load_average"] = os.getloadavg()[0]
     out["targets"] = {k: v for k, v in TARGETS.items()}
     out["pass"] = {k: (out[k] is not None and out[k] >= v) for k, v in TARGETS.items()}
     out["notes"] = notes
@@ -239,6 +247,9 @@ def main(argv=None) -> int:
     if out["compile_seconds_cold"] is not None:
         print(f"  compile (fresh cache)        {out['compile_seconds_cold']:8.2f} s")
         print(f"  warm start (cached)          {out['compile_seconds_warm']:8.2f} s")
+    print(f"  per CPU-second (time actually scheduled): liquibook {out['liquibook_orders_per_cpu_s'] / 1e6:.2f} M, "
+          f"mix {out['mix_messages_per_cpu_s'] / 1e6:.2f} M, match {out['match_messages_per_cpu_s'] / 1e6:.2f} M; "
+          f"load average {out['load_average']:.1f} on {os.cpu_count()} cores")  # fmt: skip
     for n in notes:
         print(f"  note: {n}")
     return 0
