@@ -143,3 +143,24 @@ def gather(buf, start, length, skip, out, out_start):
         if ln > 0:
             o = _copy(out, o, buf, start[i] + skip, start[i] + skip + ln)
     out_start[start.shape[0]] = o
+
+
+@njit(cache=True, nogil=True)
+def unpack(buf, start, b_off, a_off, bp, bq, ap, aq):
+    """Copy each row's packed float64 bytes (after its 8-byte header at ``start``) into the four flat output
+    columns (given as bytes), at the rows' CSR offsets."""
+    for i in range(start.shape[0]):
+        pos = start[i] + 8
+        nb8 = (b_off[i + 1] - b_off[i]) * 8
+        na8 = (a_off[i + 1] - a_off[i]) * 8
+        pos = _copy_to(bp, b_off[i] * 8, buf, pos, nb8)
+        pos = _copy_to(bq, b_off[i] * 8, buf, pos, nb8)
+        pos = _copy_to(ap, a_off[i] * 8, buf, pos, na8)
+        _copy_to(aq, a_off[i] * 8, buf, pos, na8)
+
+
+@njit(cache=True, nogil=True)
+def _copy_to(out, at, src, pos, n):
+    for k in range(n):
+        out[at + k] = src[pos + k]
+    return pos + n

@@ -63,8 +63,9 @@ def pack_levels(bids: Side, asks: Side) -> pa.LargeBinaryArray:
 
 
 def unpack_levels(data, start: np.ndarray, length: np.ndarray, what: str = "packed") -> tuple[Side, Side]:
-    """Inverse of :func:`pack_levels` for the values at byte ``start`` (``length`` bytes each) of ``data``,
-    a buffer in which every ``start`` is a multiple of 8 (as :func:`gather` lays them out).
+    """Inverse of :func:`pack_levels` for the values at byte ``start`` (``length`` bytes each) of ``data``
+    (any alignment: e.g. straight from a binary COPY stream). Headers and lengths are checked in bulk; one
+    compiled pass copies the values into the four flat columns.
 
     Raises :class:`CopyFormatError` naming the first bad value (``what`` says where the values came from) when
     a length does not match its header.
@@ -76,29 +77,21 @@ def unpack_levels(data, start: np.ndarray, length: np.ndarray, what: str = "pack
     if len(short):
         raise CopyFormatError(f"{what}: value {int(short[0])} has {int(length[short[0]])} bytes, fewer than the "
                               f"{PACKED_HEADER}-byte header")
-    if np.any(start % 8) or (n and data.ctypes.data % 8):
-        raise CopyFormatError(f"{what}: values are not 8-byte aligned in their buffer")
-    words = data[: len(data) // 8 * 8].view("<f8")
-    head = words[start // 8].view("<i4").reshape(n, 2).astype(np.int64)
+    head = data[start[:, None] + np.arange(PACKED_HEADER)].reshape(-1).view("<i4").reshape(n, 2).astype(np.int64)
     nb, na = head[:, 0], head[:, 1]
     bad = np.flatnonzero((nb < 0) | (na < 0) | (length != PACKED_HEADER + 16 * (nb + na)))
     if len(bad):
         i = int(bad[0])
         raise CopyFormatError(f"{what}: value {i} has {int(length[i])} bytes but its header says {int(nb[i])} "
                               f"bid and {int(na[i])} ask levels (format 1 needs {PACKED_HEADER} + 16 x levels)")
-    w0 = start // 8 + 1
-
-    def column(first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        idx = np.arange(int(offsets[-1])) + np.repeat(first - offsets[:-1], counts)
-        return offsets, words[idx].astype(np.float64, copy=False)
-
-    ob, bp = column(w0, nb)
-    _, bq = column(w0 + nb, nb)
-    oa, ap = column(w0 + 2 * nb, na)
-    _, aq = column(w0 + 2 * nb + na, na)
-    return Side(ob, bp, bq), Side(oa, ap, aq)
+    ob, oa = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    np.cumsum(nb, out=ob[1:])
+    np.cumsum(na, out=oa[1:])
+    cols = [np.empty(int(o[-1]), np.float64) for o in (ob, ob, oa, oa)]
+    _kernels().unpack(data, start, ob, oa, *(c.view(np.uint8) for c in cols))
+    if not np.little_endian:  # pragma: no cover (the values are little-endian on disk)
+        cols = [c.byteswap() for c in cols]
+    return Side(ob, cols[0], cols[1]), Side(oa, cols[2], cols[3])
 
 
 # -- binary COPY: writing --------------------------------------------------------------------------------

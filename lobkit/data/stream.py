@@ -35,7 +35,7 @@ from psycopg2 import sql
 
 from lobkit.data.books import Side, clean, parse_side_json, to_frame
 from lobkit.data.errors import ConfigError, InputFormatError
-from lobkit.data.pgcopy import PG_EPOCH_US, fixed_column, frame_copy_binary, gather, text_column, unpack_levels
+from lobkit.data.pgcopy import PG_EPOCH_US, fixed_column, frame_copy_binary, text_column, unpack_levels
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
 from lobkit.data.timescale import PACKED_COLUMN, DbConfig, has_packed, require_table
 
@@ -103,13 +103,18 @@ def _fetch_chunks(cfg: DbConfig, chunk_size: int, start, end) -> Iterator[_Fetch
     stop = threading.Event()
     done = object()
 
+    taken = threading.Semaphore(0)  # the consumer took the chunk handed over: fetch the next one
+
     def put(item) -> bool:
         while not stop.is_set():
             try:
                 q.put(item, timeout=0.1)
-                return True
+                break
             except queue.Full:
                 continue
+        while not stop.is_set():  # at most one chunk fetched ahead of the one being decoded
+            if taken.acquire(timeout=0.1):
+                return True
         return False
 
     def work() -> None:
@@ -141,11 +146,13 @@ def _fetch_chunks(cfg: DbConfig, chunk_size: int, start, end) -> Iterator[_Fetch
     try:
         while True:
             item = q.get()
+            taken.release()
             if item is done:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
+            del item
     finally:
         stop.set()
         th.join(timeout=30)
@@ -173,16 +180,14 @@ def _decode(f: _Fetched, table: str) -> pl.DataFrame:
     has = fl[:, 2] >= 0
     what = f"table {table!r}, column {PACKED_COLUMN!r}"
     if has.all():
-        buf, offs = gather(data, fs[:, 2], fl[:, 2])
-        bids, asks = unpack_levels(buf, offs[:-1], np.diff(offs), what)
+        bids, asks = unpack_levels(data, fs[:, 2], fl[:, 2], what)
     else:
         rows_j = np.flatnonzero(~has)
         bj = pl.from_arrow(text_column(data, fs[rows_j, 3], fl[rows_j, 3], skip=1))
         aj = pl.from_arrow(text_column(data, fs[rows_j, 4], fl[rows_j, 4], skip=1))
         bids_j, asks_j = parse_side_json(bj), parse_side_json(aj)
         rows_p = np.flatnonzero(has)
-        buf, offs = gather(data, fs[rows_p, 2], fl[rows_p, 2])
-        bids_p, asks_p = unpack_levels(buf, offs[:-1], np.diff(offs), what)
+        bids_p, asks_p = unpack_levels(data, fs[rows_p, 2], fl[rows_p, 2], what)
         bids, asks = _merge(has, bids_p, bids_j), _merge(has, asks_p, asks_j)
     source = pl.Series("source_id", sid, dtype=pl.Int64)
     if sid_null.any():
@@ -194,7 +199,7 @@ def stream_db(cfg: DbConfig, chunk_size: int = 50_000, start=None, end=None) -> 
     """Chunks of up to ``chunk_size`` snapshots from the database, in ``ts`` order, ``start <= ts < end``.
 
     Each chunk is one ``COPY (SELECT ... ORDER BY ts LIMIT n) TO STDOUT (FORMAT binary)``, fetched by a
-    background thread one chunk ahead while this one is decoded. Levels come from the ``packed`` column
+    background thread one chunk ahead (never more) while this one is decoded. Levels come from the ``packed`` column
     (numpy, no JSON); rows without it (tables made by other tools or an older ``db init``) are read from the
     JSONB and parsed in bulk. Memory is bounded by about two chunks.
     """
@@ -202,7 +207,9 @@ def stream_db(cfg: DbConfig, chunk_size: int = 50_000, start=None, end=None) -> 
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     start, end = _as_utc(start, "start"), _as_utc(end, "end")
     for fetched in _fetch_chunks(cfg, int(chunk_size), start, end):
-        yield _decode(fetched, cfg.table)
+        frame = _decode(fetched, cfg.table)
+        del fetched  # the raw chunk is not needed while the caller holds the frame
+        yield frame
 
 
 def stream_sqlite(path: str | Path, schema: SqliteSchema | None = None, chunk_size: int = 50_000,
