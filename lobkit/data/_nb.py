@@ -113,7 +113,7 @@ def frame(buf, nfields, max_rows, start, length):
         nf = (np.int64(buf[pos]) << 8) | np.int64(buf[pos + 1])
         if nf == 0xFFFF:
             return row, pos + 2
-        if nf != nfields or row >= max_rows:
+        if nf != nfields or row >= max_rows or row >= start.shape[0]:
             return -2, pos
         pos += 2
         for f in range(nfields):

@@ -181,8 +181,9 @@ def frame_copy_binary(data: np.ndarray, nfields: int, max_rows: int, what: str =
     ext = int.from_bytes(bytes(data[15:19]), "big")
     if ext:
         raise CopyFormatError(f"{what}: unexpected header extension of {ext} bytes")
-    start = np.empty((max_rows, nfields), np.int64)
-    length = np.empty((max_rows, nfields), np.int64)
+    fit = max(0, (len(data) - 21) // (2 + 4 * nfields)) + 1  # no more rows than the bytes can hold
+    start = np.empty((min(max_rows, fit), nfields), np.int64)
+    length = np.empty((min(max_rows, fit), nfields), np.int64)
     rows, end = _kernels().frame(data, nfields, max_rows, start, length)
     if rows == -1:
         raise CopyFormatError(f"{what}: stream truncated at byte {end}")
