@@ -374,3 +374,13 @@ def test_cli_lists_both_lobster_commands():
     res = cli(["lobster", "--help"])
     assert res.exit_code == 0
     assert "replay" in res.output and "import" in res.output  # lobster import: the data layer's command
+
+
+def test_small_book_grows_and_gives_the_same_answer(tmp_path):
+    """The replay starts with a small order pool and reruns with a larger one when it fills up."""
+    msgs = [msg(0.0, 5, 0, 1, 1000000, 1)] + [msg(0.001 * k, 1, 100 + k, 1, 1000000 + 100 * k, -1)
+                                              for k in range(1, 40)]
+    rows = [row()] + [row([(1000100, 1)], L=1)] * 39
+    d = lb.load(write_pair(tmp_path, msgs, rows))
+    ctr, *_, cap = lb._run(d, True, 1, 1, capacity=4)
+    assert cap > 4 and ctr[lb.lnb.C_ROWS_MATCHED] == 40 and ctr[lb.lnb.C_CAPACITY] == 0
