@@ -75,8 +75,9 @@ def sweep_throughput(jobs: int, n_configs: int, events: int, *, rate: float | No
                      fresh_workers: bool = False, heatmap: bool = True) -> dict:
     """Time one sweep of ``n_configs`` configurations x 1 repeat of ``events``-event simulations.
 
-    Returns ``jobs``, ``n_configs``, ``events_per_sim`` (measured mean), ``seconds``, ``sims_per_s`` and
-    ``events_per_s`` (background events simulated per wall second, all workers together).
+    Returns ``jobs``, ``n_configs``, ``events_per_sim`` (measured mean), ``seconds``, ``sims_per_s``,
+    ``events_per_s`` (background events simulated per wall second, all workers together), ``cpu_ms_per_sim``
+    and ``cores_used`` (CPU seconds of the simulations per wall second).
     """
     cfg = base_config(events, rate)
     out = Path(tempfile.mkdtemp(prefix="lobkit-sweep-bench-"))
@@ -94,7 +95,8 @@ def sweep_throughput(jobs: int, n_configs: int, events: int, *, rate: float | No
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return {"jobs": jobs, "n_configs": n_configs, "events_per_sim": ev, "seconds": seconds,
-            "sims_per_s": n_configs / seconds, "events_per_s": n_configs * ev / seconds}
+            "sims_per_s": n_configs / seconds, "events_per_s": n_configs * ev / seconds,
+            "cpu_ms_per_sim": 1000 * res.cpu_s / n_configs, "cores_used": res.cpu_s / seconds}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -127,6 +129,12 @@ def main(argv: list[str] | None = None) -> dict:
         "sweep_sims_per_s_2": r2["sims_per_s"],
         "sweep_scaling": r2["sims_per_s"] / r1["sims_per_s"],
         "sweep_configs": a.configs,
+        # CPU ms a simulation took inside the sweep (same with 1 and 2 workers: no parallel overhead), and the
+        # cores the 2-worker sweep actually got (CPU seconds of the simulations / wall seconds): on a shared
+        # machine, scaling is bounded by this
+        "cpu_ms_per_sim_1": r1["cpu_ms_per_sim"],
+        "cpu_ms_per_sim_2": r2["cpu_ms_per_sim"],
+        "cores_used_2": r2["cores_used"],
         "worker_startup_seconds": startup,
         "calibration_seconds": calibration,
         "cpu_count": os.cpu_count(),
@@ -136,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
         big = sweep_throughput(2, a.big, a.events, rate=rate, fresh_workers=True)
         out[f"sweep_{a.big}x{a.events // 1000}k_seconds"] = big["seconds"]
         out["sweep_big_sims_per_s"] = big["sims_per_s"]
+        out["sweep_big_cores_used"] = big["cores_used"]
     out["load_avg_1min_after"] = os.getloadavg()[0]
     if a.json:
         print(json.dumps(out, indent=2))

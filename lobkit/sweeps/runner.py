@@ -106,12 +106,15 @@ def run_task(
     spawn_key: tuple[int, ...],
     record_dir: str | None = None,
     simulate: Callable | None = None,
-) -> list[tuple[int, int, dict | None, str | None]]:
-    """Run the simulations of ``units`` (in a worker); one ``(index, repeat, summary, error)`` each.
+) -> tuple[list[tuple[int, int, dict | None, str | None]], float]:
+    """Run the simulations of ``units`` (in a worker).
 
-    A simulation that raises gives ``(index, repeat, None, "ExcType: message")``; the others go on.
-    With ``record_dir``, each run's full outputs are written under ``record_dir/config-<i>/repeat-<r>``.
+    Returns one ``(index, repeat, summary, error)`` per simulation and the task's CPU seconds (reported in
+    :class:`SweepResult`, never in the table: it is not reproducible). A simulation that raises gives
+    ``(index, repeat, None, "ExcType: message")``; the others go on. With ``record_dir``, each run's full
+    outputs are written under ``record_dir/config-<i>/repeat-<r>``.
     """
+    cpu0 = time.process_time()
     sim = simulate or _default_simulate()
     root = np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key))
     out = []
@@ -128,7 +131,7 @@ def run_task(
                 out.append((u.index, r, None, f"{type(exc).__name__}: {msg[0] if msg else ''}".rstrip(": ")))
             else:
                 out.append((u.index, r, summary, None))
-    return out
+    return out, time.process_time() - cpu0
 
 
 def _write_run(result: Any, path: Path) -> None:
@@ -193,6 +196,8 @@ class SweepResult:
     invalid: tuple[InvalidPoint, ...] = field(default=(), repr=False)
     heatmap: Path | None = None
     metric: str = "final_pnl"
+    #: CPU seconds the simulations took in the workers (with ``elapsed_s``: how much of the cores the sweep got)
+    cpu_s: float = 0.0
 
     @property
     def results_dir(self) -> Path:
@@ -463,6 +468,7 @@ def sweep(
     inflight: dict[int, tuple[dict, list]] = {}
     params_of = _ParamsLookup(grid)
     n_errors = n_run = 0
+    cpu_s = 0.0
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -470,7 +476,8 @@ def sweep(
         bar = tqdm(total=n_pending * repeats, unit="sim", desc="sweep", dynamic_ncols=True, initial=0)
     try:
         it = _iter_dask(tasks, client, args) if backend == "dask" else _iter_joblib(tasks, jobs, args)
-        for res in it:
+        for res, task_cpu in it:
+            cpu_s += task_cpu
             for index, r, summary, error in res:
                 params, runs = inflight.setdefault(index, (params_of(index), []))
                 runs.append((r, summary, error))
@@ -500,7 +507,7 @@ def sweep(
     return SweepResult(
         out=out, grid=grid, repeats=repeats, seed_entropy=int(root.entropy), n_configs=len(grid),
         n_valid=n_valid, n_invalid=n_invalid, n_run=n_run, n_resumed=n_resumed, n_errors=n_errors,
-        elapsed_s=time.perf_counter() - t0, invalid=tuple(kept_invalid), heatmap=hm, metric=metric,
+        elapsed_s=time.perf_counter() - t0, invalid=tuple(kept_invalid), heatmap=hm, metric=metric, cpu_s=cpu_s,
     )
 
 
