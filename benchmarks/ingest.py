@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 import click
+import psycopg2
+from psycopg2 import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,12 +36,17 @@ from lobkit.data.stream import stream_db  # noqa: E402
 from lobkit.data.timescale import DbConfig, init_db  # noqa: E402
 
 _READ = r"""
-import json, resource, sys, time
+import json, sys, time
+def hwm_kb():  # this process's peak RSS; unlike ru_maxrss it does not inherit the parent's peak across exec
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 from lobkit.data.stream import stream_db, to_arrays
 from lobkit.data.timescale import DbConfig
 cfg = DbConfig(sys.argv[1]); chunk = int(sys.argv[2]); repeat = int(sys.argv[3])
-for _ in stream_db(cfg, chunk_size=chunk): break   # warm-up (imports, compiled framing, connection)
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss_imports = hwm_kb()
+t = time.perf_counter()
+for _ in stream_db(cfg, chunk_size=chunk): break   # warm-up (compiled framing from the disk cache, connection)
+warm_secs = time.perf_counter() - t
+rss0 = hwm_kb()
 best = best_arr = float("inf")
 for _ in range(repeat):
     t = time.perf_counter(); n = 0
@@ -51,9 +58,21 @@ for _ in range(repeat):
     for df in stream_db(cfg, chunk_size=chunk):
         a = to_arrays(df); m += len(a.mid)
     best_arr = min(best_arr, time.perf_counter() - t)
-print(json.dumps({"n": n, "secs": best, "secs_arrays": best_arr,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss0_mb": rss0 / 1024}))
+print(json.dumps({"n": n, "secs": best, "secs_arrays": best_arr, "warm_secs": warm_secs,
+                  "rss_mb": hwm_kb() / 1024, "rss0_mb": rss0 / 1024,
+                  "rss_imports_mb": rss_imports / 1024}))
 """
+
+
+def _fresh(base: str, name: str) -> DbConfig:
+    """A newly created database ``name`` (dropped first if a previous run left it) with the snapshot table."""
+    conn = psycopg2.connect(base + "/postgres")
+    conn.autocommit = True
+    conn.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conn.close()
+    cfg = DbConfig(base + "/" + name)
+    init_db(cfg)
+    return cfg
 
 
 def _cpu() -> float:
@@ -108,13 +127,11 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
             src = write_sample_db(Path(tmp) / "src.db", snapshots, seed=2024, levels=20)
             small = write_sample_db(Path(tmp) / "naive.db", naive_snapshots, seed=2025, levels=20)
             load_before = os.getloadavg()[0]
-            warm = DbConfig(base + "/lobkit_bench_warm")
-            init_db(warm)
+            warm = _fresh(base, "lobkit_bench_warm")
             migrate(write_sample_db(Path(tmp) / "warm.db", 500, seed=1, levels=20), warm, progress=False)
             runs = []
             for i in range(max(1, repeat)):
-                cfg = DbConfig(base + f"/lobkit_bench_copy_{i}")
-                init_db(cfg)
+                cfg = _fresh(base, f"lobkit_bench_copy_{i}")
                 c0, s0 = _cpu(), _server_cpu(server)
                 s = migrate(src, cfg, batch_size=batch_size, progress=False, connections=connections)
                 time.sleep(0.5)  # let the postmaster reap the backends before reading its children's CPU
@@ -122,10 +139,8 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
                 runs.append((s.seconds, s, _cpu() - c0, None if s0 is None else s1 - s0, cfg))
                 assert s.inserted == snapshots, s.lines()
             _, s, client_cpu, server_cpu, cfg = min(runs, key=lambda r: r[0])
-            naive_cfg = DbConfig(base + "/lobkit_bench_naive")
-            init_db(naive_cfg)
-            copy_small = DbConfig(base + "/lobkit_bench_copy_small")
-            init_db(copy_small)
+            naive_cfg = _fresh(base, "lobkit_bench_naive")
+            copy_small = _fresh(base, "lobkit_bench_copy_small")
             s_small = migrate(small, copy_small, batch_size=batch_size, progress=False, connections=connections)
             t = time.perf_counter()
             n_naive = naive_insert(small, naive_cfg)
@@ -150,6 +165,8 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
                 "read_to_arrays_snapshots_per_s": round(r["n"] / r["secs_arrays"]),
                 "read_peak_mb": round(r["rss_mb"], 1),
                 "read_peak_above_warm_mb": round(r["rss_mb"] - r["rss0_mb"], 1),
+                "read_rss_after_imports_mb": round(r["rss_imports_mb"], 1),
+                "read_warmup_seconds": round(r["warm_secs"], 2),
                 "chunk_size": chunk_size,
                 "load_avg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                 "server": server.kind if server else "given",

@@ -37,7 +37,7 @@ def test_round_trip_sqlite_timescale_polars(tsdb_cfg, lob_btc):
 
 
 _PEAK = r"""
-import json, resource, sys, tracemalloc
+import json, sys, tracemalloc
 from lobkit.data.stream import stream_db, stream_sqlite, to_arrays
 from lobkit.data.timescale import DbConfig
 src, dsn, chunk = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -47,8 +47,9 @@ n = 0
 for df in it:
     n += df.height
     to_arrays(df)
-print(json.dumps({"n": n, "py_peak": tracemalloc.get_traced_memory()[1],
-                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's peak over the exec)
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"n": n, "py_peak": tracemalloc.get_traced_memory()[1], "rss_kb": hwm}))
 """
 
 
