@@ -22,13 +22,14 @@ import numpy as np
 from numba import njit
 
 from lobkit.engine import nb
-from lobkit.engine.messages import ERR_CAPACITY, ERR_DUPLICATE_ID, ERR_UNKNOWN_ID, FLAG_POST_ONLY, OK, OP_LIMIT
+from lobkit.engine.messages import ERR_CAPACITY, ERR_DUPLICATE_ID, ERR_UNKNOWN_ID, FLAG_POST_ONLY, OK
 from lobkit.engine.state import LV_CNT, LV_HEAD, LV_VOL, M_BASE, M_FILLCAP, M_NFILLS, M_WIN, O_ID, O_NEXT, O_SIZE, O_TS
 
 _kernel = njit(cache=True, _nrt=False)
 # The per-message and per-entry helpers are inlined at Numba-IR level: a call that is not inlined passes the
 # state's six arrays as ~55 scalars on the stack, which cost more than the work itself (measured: 14 ms ->
-# 8.7 ms for the 156k messages of AMZN level 5). Adds go through ``nb.apply_one`` (inline) for the same reason.
+# 8.7 ms for the 156k messages of AMZN level 5). Adds go through ``nb._limit`` (inline) for the same reason;
+# cancels, partial cancels and executions through ``nb._cancel``, ``nb._reduce``, ``nb._execute``.
 _kernel_inline = njit(cache=True, _nrt=False, inline="always")
 
 NO_BID = -(2**63)
@@ -131,27 +132,27 @@ def _consume_placeholder(st, s, p, v, execution, ctr):
 def apply_message(st, i, t, oid, size, price, side, ctr):
     """Apply LOBSTER message ``i`` (already validated) to the book."""
     if t == T_ADD:
-        status, _ = nb.apply_one(st, OP_LIMIT, side, FLAG_POST_ONLY, price, size, oid, 0, i)
-        if status == ERR_DUPLICATE_ID:
+        status, _ = nb._limit(st, side, price, size, oid, 0, i, FLAG_POST_ONLY)
+        if status == ERR_DUPLICATE_ID:  # rare: a plain call, not a second inlined copy
             ctr[C_DUP_IDS] += 1
             nb.cancel(st, oid)
-            status, _ = nb.apply_one(st, OP_LIMIT, side, FLAG_POST_ONLY, price, size, oid, 0, i)
+            status, _ = nb.limit_order(st, side, price, size, oid, 0, i, FLAG_POST_ONLY)
         if status == ERR_CAPACITY:
             ctr[C_CAPACITY] += 1
         elif status != OK:
             ctr[C_UNAPPLIED] += 1
     elif t in (T_CANCEL, T_DELETE):
         if t == T_CANCEL:
-            status, _ = nb.reduce(st, oid, size)
+            status, _ = nb._reduce(st, oid, size)
         else:
-            status, _ = nb.cancel(st, oid)
+            status, _ = nb._cancel(st, oid)
         if status == ERR_UNKNOWN_ID:
             _consume_placeholder(st, 0 if side == 1 else 1, price, size, False, ctr)
         elif status != OK:
             ctr[C_UNAPPLIED] += 1
     elif t == T_EXEC:
         _drain(st)
-        status, _ = nb.execute(st, oid, size, i, -1, -1)
+        status, _ = nb._execute(st, oid, size, i, -1, -1)
         if status == ERR_UNKNOWN_ID:
             _consume_placeholder(st, 0 if side == 1 else 1, price, size, True, ctr)
         elif status != OK:

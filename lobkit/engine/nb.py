@@ -365,7 +365,7 @@ def _free(st, slot):
     st.meta[M_FREE] = slot
 
 
-@_kernel
+@_kernel_inline
 def _unlink(st, slot):
     """Remove a resting order from its level, the bitmap, the best price and the id index; free the slot."""
     _detach(st, slot)
@@ -589,9 +589,8 @@ def market_order(st, side, size, oid, owner, ts):
     return _market(st, side, size, oid, owner, ts)
 
 
-@_kernel
-def cancel(st, oid):
-    """Cancel a whole resting order. Returns (status, cancelled lots)."""
+@_kernel_inline
+def _cancel(st, oid):
     slot = _hfind(st, oid)
     if slot == -1:
         return ERR_UNKNOWN_ID, 0
@@ -600,10 +599,8 @@ def cancel(st, oid):
     return OK, q
 
 
-@_kernel
-def reduce(st, oid, by):
-    """Partial cancel: take ``by`` lots off a resting order, keeping its priority. Reducing by the whole
-    remaining size (or more) cancels it. Returns (status, cancelled lots)."""
+@_kernel_inline
+def _reduce(st, oid, by):
     if by <= 0:
         return ERR_BAD_SIZE, 0
     slot = _hfind(st, oid)
@@ -668,9 +665,8 @@ def modify(st, oid, price, size, ts, flags):
     return _modify(st, oid, price, size, ts, flags)
 
 
-@_kernel
-def execute(st, oid, size, ts, taker_oid, taker_owner):
-    """Execute ``size`` lots of one resting order (a venue's execution by id). Returns (status, lots)."""
+@_kernel_inline
+def _execute(st, oid, size, ts, taker_oid, taker_owner):
     slot = _hfind(st, oid)
     if slot == -1:
         return ERR_UNKNOWN_ID, 0
@@ -702,6 +698,27 @@ def execute(st, oid, size, ts, taker_oid, taker_owner):
     return OK, size
 
 
+# Public kernels over the inlined bodies above: callers that want the bodies inlined into their own loop
+# (apply_one, the LOBSTER replay kernel) use the underscored forms; everyone else calls these.
+@_kernel
+def cancel(st, oid):
+    """Cancel a whole resting order. Returns (status, cancelled lots)."""
+    return _cancel(st, oid)
+
+
+@_kernel
+def reduce(st, oid, by):
+    """Partial cancel: take ``by`` lots off a resting order, keeping its priority. Reducing by the whole
+    remaining size (or more) cancels it. Returns (status, cancelled lots)."""
+    return _reduce(st, oid, by)
+
+
+@_kernel
+def execute(st, oid, size, ts, taker_oid, taker_owner):
+    """Execute ``size`` lots of one resting order (a venue's execution by id). Returns (status, lots)."""
+    return _execute(st, oid, size, ts, taker_oid, taker_owner)
+
+
 @_kernel_inline
 def apply_one(st, op, side, flags, price, size, oid, owner, ts):
     """Dispatch one message. Returns (status, lots filled/cancelled/executed)."""
@@ -710,13 +727,13 @@ def apply_one(st, op, side, flags, price, size, oid, owner, ts):
     if op == OP_MARKET:
         return _market(st, side, size, oid, owner, ts)
     if op == OP_CANCEL:
-        return cancel(st, oid)
+        return _cancel(st, oid)
     if op == OP_REDUCE:
-        return reduce(st, oid, size)
+        return _reduce(st, oid, size)
     if op == OP_MODIFY:
-        return modify(st, oid, price, size, ts, flags)
+        return _modify(st, oid, price, size, ts, flags)
     if op == OP_EXECUTE:
-        return execute(st, oid, size, ts, -1, owner)
+        return _execute(st, oid, size, ts, -1, owner)
     return ERR_BAD_OP, 0
 
 
