@@ -1,46 +1,11 @@
-"""``lobkit demo``: a synthetic order stream through the engine; prints the top of the book and the throughput."""
+"""``lobkit demo``: the main job on the embedded default (see :mod:`lobkit.demo`); ``--engine-only`` runs just
+the engine step: a synthetic order stream, the top of the book and the throughput."""
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import click
-
-from lobkit.errors import ConfigError
-
-
-def run_demo(messages: int = 1_000_000, kind: str = "mix", seed: int = 0, depth: int = 5) -> dict:
-    """Generate a seeded synthetic stream, apply it to a fresh :class:`OrderBook` in one jitted batch, and
-    return the timing, the fills and the top ``depth`` levels (the CLI and the GUI call this)."""
-    from lobkit.engine import OrderBook
-    from lobkit.engine.messages import FLOWS, synthetic_flow
-
-    if kind not in FLOWS:
-        raise ConfigError(f"kind must be one of {sorted(FLOWS)}, got {kind!r}")
-    if messages < 1 or messages > 50_000_000:
-        raise ConfigError(f"messages must be in [1, 50,000,000], got {messages}")
-    if depth < 1:
-        raise ConfigError(f"depth must be positive, got {depth}")
-    t0 = time.perf_counter()
-    msgs, info = synthetic_flow(messages, kind, seed)
-    gen_s = time.perf_counter() - t0
-    book = OrderBook(capacity=100_000, window=4096, center=100_000, tick_size=0.01, keep_fills=False)
-    t0 = time.perf_counter()
-    r = book.apply(msgs)
-    apply_s = time.perf_counter() - t0
-    return {
-        "book": book,
-        "messages": messages,
-        "kind": kind,
-        "seed": seed,
-        "generate_seconds": gen_s,
-        "apply_seconds": apply_s,
-        "messages_per_s": messages / apply_s if apply_s > 0 else float("inf"),
-        "fills": len(r.fills),
-        "volume": int(r.fills["size"].sum()),
-        "l2": book.l2(depth),
-        "info": info,
-    }
 
 
 def _table(l2, tick_size: float) -> str:
@@ -63,6 +28,14 @@ def register(group: click.Group) -> None:
     """Add the engine's commands to the ``lobkit`` group."""
 
     @group.command("demo")
+    @click.option("--engine-only", is_flag=True, help="Only the engine step: a synthetic stream through the book.")
+    @click.option("--out", default="runs/demo", show_default=True, type=click.Path(file_okay=False),
+                  help="Where the run, compare and sweep outputs go.")
+    @click.option("--db", default="lob-btc.db", show_default=True, type=click.Path(dir_okay=False),
+                  help="SQLite snapshot file (the embedded default); written with synthetic data if missing.")
+    @click.option("--duration", default="30min", show_default=True, help="Simulated time of the run and compare.")
+    @click.option("--repeats", default=4, show_default=True, help="Seed pairs of the counterfactual.")
+    @click.option("--jobs", default=2, show_default=True, help="Workers of the sweep.")
     @click.option("--messages", "-n", default=1_000_000, show_default=True, help="Messages in the synthetic stream.")
     @click.option(
         "--kind",
@@ -71,16 +44,26 @@ def register(group: click.Group) -> None:
         show_default=True,
         help="mix: exchange-core style (82% modify-price, 9% limit, 3% IOC, 6% cancel); match: high match rate.",
     )
-    @click.option("--seed", default=0, show_default=True, help="Seed of the stream (numpy SeedSequence).")
-    @click.option("--depth", default=5, show_default=True, help="Levels of the book to print.")
-    def demo(messages: int, kind: str, seed: int, depth: int) -> None:
-        """Generate a seeded synthetic order stream, run it through the Numba order book, print the top of the
-        book and the throughput."""
-        r = run_demo(messages, kind, seed, depth)
+    @click.option("--seed", default=None, type=int, help="Seed (numpy SeedSequence). [default: 0 engine-only, else 7]")
+    @click.option("--depth", default=5, show_default=True, help="Levels of the book to print (--engine-only).")
+    def demo(engine_only, out, db, duration, repeats, jobs, messages, kind, seed, depth) -> None:
+        """The main job on the embedded default: sample SQLite data -> Polars stream -> engine -> a momentum
+        run -> its counterfactual -> a small sweep. With --engine-only: a seeded synthetic order stream through
+        the Numba order book, the top of the book and the throughput."""
+        from lobkit.demo import DemoConfig, engine_demo, pipeline
+
+        if not engine_only:
+            cfg = DemoConfig(out=Path(out), db=Path(db), seed=7 if seed is None else seed, duration=duration,
+                             repeats=repeats, jobs=jobs, messages=messages)
+            pipeline(cfg, echo=click.echo)
+            return
+        seed = 0 if seed is None else seed
+        r = engine_demo(messages, kind, seed, depth)
         book = r["book"]
         click.echo(f"lobkit demo: {r['messages']:,} {kind} messages (seed {seed}), generated in "
                    f"{r['generate_seconds']:.2f} s")  # fmt: skip
         click.echo(_table(r["l2"], book.tick_size))
+
         def px(v):
             return "none" if v is None else f"{v:.4f}".rstrip("0").rstrip(".")
 
