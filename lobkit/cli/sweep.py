@@ -109,6 +109,9 @@ def register(group: click.Group) -> None:
             f"done: {res.n_run} configurations run, {res.n_resumed} already done, {res.n_invalid} invalid, "
             f"{res.n_errors} failed simulations, {res.elapsed_s:.1f} s"
         )
+        if res.n_valid == 0:
+            raise ConfigError(f"every one of the {res.n_configs} combinations of the grid is invalid (see above); "
+                              "nothing was run")
         summary = res.summary()
         if res.n_errors:
             failed = summary.filter(summary["n_errors"] > 0)

@@ -64,6 +64,7 @@ def test_sweep_from_a_toml_grid_file(tmp_path):
         (["--grid", "short=3", "--repeats", "0"], "--repeats"),
         (["--grid", "short=3", "--jobs", "0"], "jobs must be a positive integer"),
         (["--grid", "short=3", "--heatmap", "long"], "not a swept parameter"),
+        (["--grid", "short=30,40 long=10"], "every one of the 2 combinations of the grid is invalid"),
     ],
 )
 def test_bad_parameters_give_a_clear_error_and_nonzero_exit(tmp_path, args, needle):
