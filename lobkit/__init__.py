@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 # Before any kernel module is imported: key lobkit's Numba cache on all of its jitted sources (see _jit.py).
 from lobkit import _jit as _jit  # noqa: E402
 
-# The public API, imported lazily (PEP 562) so that ``import lobkit`` stays fast: numba, polars and the
-# simulator load only when one of these names is first used.
+# The public API, imported lazily (PEP 562) so that ``import lobkit`` stays fast: Polars, the simulator and the
+# sweeps load only when one of these names is first used (Numba itself is imported by ``_jit`` above).
 _LAZY = {"run": "lobkit.api", "compare": "lobkit.api", "sweep": "lobkit.api", "build_config": "lobkit.api"}
 __all__ = ["__version__", *_LAZY]
 
