@@ -58,8 +58,8 @@ def register(group: click.Group) -> None:
                   heatmap_axes, metric, progress, **market_agent):
         """Run a grid of agent/market parameters x repeats in parallel.
 
-        Each finished configuration is written to OUT/results/ at once (Ctrl-C keeps what finished;
-        --resume continues). Prints the best configurations and writes OUT/heatmap.png.
+        Each finished configuration is written to OUT/results/ as soon as its last run is back (Ctrl-C
+        keeps what finished; --resume continues). Prints the best configurations and writes OUT/heatmap.png.
 
         \b
         lobkit sweep --grid "short=3,5,10 long=20,50,100" --repeats 8 --jobs 2 --duration 10min --out sweeps/ma
@@ -124,6 +124,6 @@ def register(group: click.Group) -> None:
             best = best_configs(summary, k=top, by=rank_by)
             click.echo(f"\nbest configurations (by {'mean ' + metric if rank_by == 'mean' else 't-statistic'}):")
             click.echo(format_table(best, grid.names, metric=metric))
-        click.echo(f"\nresults: {res.results_dir}/ (Parquet, one file per configuration)")
+        click.echo(f"\nresults: {res.results_dir}/ (Parquet dataset: pl.read_parquet('{res.results_dir}/*.parquet'))")
         if res.heatmap is not None:
             click.echo(f"heatmap: {res.heatmap}")

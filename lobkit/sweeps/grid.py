@@ -24,6 +24,7 @@ A parameter name is a field of :class:`~lobkit.sim.config.AgentConfig` or
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -293,6 +294,11 @@ def _coerce(value: Scalar, hint: Any, name: str) -> Any:
     return value
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def apply_params(base_cfg: Any, params: Mapping[str, Scalar]) -> Any:
     """Return ``base_cfg`` with the grid parameters set; the dataclasses validate the result.
 
@@ -303,7 +309,7 @@ def apply_params(base_cfg: Any, params: Mapping[str, Scalar]) -> Any:
     for name, value in params.items():
         t = resolve_name(base_cfg, name)
         part_obj = getattr(base_cfg, t.part)
-        hints = typing.get_type_hints(type(part_obj))
+        hints = _hints(type(part_obj))
         changes[t.part][t.field] = _coerce(value, hints.get(t.field, Any), t.field)
     ag = changes["agent"]
     agent = dataclasses.replace(base_cfg.agent, **ag) if ag else base_cfg.agent

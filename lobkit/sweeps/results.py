@@ -30,7 +30,7 @@ def load_results(out: str | Path) -> pl.DataFrame:
     they are concatenated diagonally with types relaxed. An empty frame when nothing finished yet.
     """
     d = Path(out) / "results"
-    parts = sorted(d.glob("config-*.parquet")) if d.is_dir() else []
+    parts = sorted(d.glob("part-*.parquet")) if d.is_dir() else []
     if not parts:
         if not (Path(out) / "sweep.json").exists():
             raise ConfigError(f"{out}: not a sweep directory (no sweep.json)")

@@ -16,8 +16,10 @@ Output (``out/``)::
 
     sweep.json              what was swept: base config, grid, repeats, seed entropy (checked on resume)
     invalid.jsonl           combinations the configuration rejected, one JSON object a line
-    results/config-<i>.parquet   one part file per finished configuration, written atomically
-                            (temporary file + rename): a crash or Ctrl-C keeps every finished one
+    results/part-<i>.parquet     the rows of finished configurations, written atomically (temporary file
+                            + rename) as soon as a task's results complete them: one part per task
+                            result, each configuration in exactly one part (named after its smallest
+                            index); a crash or Ctrl-C keeps every finished configuration
 
 A row per simulation: ``config_index``, ``repeat``, the swept parameters, ``status`` (``"ok"`` or
 ``"error"``), ``error`` (the message, or null) and the summary's numbers (null on error).
@@ -43,7 +45,8 @@ from lobkit.sweeps.grid import Grid, InvalidPoint, Point, as_grid, check_names, 
 MANIFEST = "sweep.json"
 INVALID = "invalid.jsonl"
 RESULTS_DIR = "results"
-PART_FMT = "config-{:08d}.parquet"
+PART_FMT = "part-{:08d}.parquet"
+PART_GLOB = "part-*.parquet"
 MANIFEST_VERSION = 1
 #: How many invalid combinations a :class:`SweepResult` keeps in memory (all are in ``invalid.jsonl``).
 INVALID_KEEP = 50
@@ -201,7 +204,7 @@ class SweepResult:
 
     @property
     def results_dir(self) -> Path:
-        """The Parquet dataset: one part file per finished configuration."""
+        """The Parquet dataset (``part-*.parquet``; each finished configuration in exactly one part)."""
         return self.out / RESULTS_DIR
 
     def table(self):
@@ -274,36 +277,42 @@ def _check_manifest(old: dict, new: dict, out: Path) -> None:
             )
 
 
+def _part_files(results_dir: Path) -> list[Path]:
+    return sorted(results_dir.glob(PART_GLOB)) if results_dir.is_dir() else []
+
+
 def _done_indices(results_dir: Path) -> set[int]:
-    done = set()
-    if results_dir.is_dir():
-        for p in results_dir.iterdir():
-            name = p.name
-            if name.startswith("config-") and name.endswith(".parquet"):
-                try:
-                    done.add(int(name[len("config-"):-len(".parquet")]))
-                except ValueError:
-                    continue
+    """The configurations that have their rows on disk (read from the parts' ``config_index`` column)."""
+    import pyarrow.parquet as pq
+
+    done: set[int] = set()
+    for p in _part_files(results_dir):
+        done.update(pq.read_table(p, columns=["config_index"]).column(0).to_pylist())
     return done
 
 
-def _write_part(results_dir: Path, index: int, params: dict, runs: list[tuple[int, dict | None, str | None]]) -> None:
-    """Write one configuration's rows atomically: a temporary file, then ``os.replace``."""
+def _write_part(results_dir: Path, configs: list[tuple[int, dict, list[tuple[int, dict | None, str | None]]]]
+                ) -> Path:
+    """Write the rows of finished configurations ``(index, params, runs)`` as one part, atomically (a temporary
+    file, then ``os.replace``). Each configuration is in exactly one part, which is named after the smallest
+    configuration index it holds."""
     import polars as pl
 
     rows = []
-    for r, summary, error in sorted(runs, key=lambda t: t[0]):
-        row = {"config_index": index, "repeat": r, **params, "status": "ok" if error is None else "error",
-               "error": error}
-        if summary:
-            row.update({k: v for k, v in summary.items() if k not in row})
-        rows.append(row)
+    for index, params, runs in sorted(configs, key=lambda c: c[0]):
+        for r, summary, error in sorted(runs, key=lambda t: t[0]):
+            row = {"config_index": index, "repeat": r, **params, "status": "ok" if error is None else "error",
+                   "error": error}
+            if summary:
+                row.update({k: v for k, v in summary.items() if k not in row})
+            rows.append(row)
     schema_over = {"config_index": pl.Int64, "repeat": pl.Int64, "status": pl.String, "error": pl.String}
     df = pl.DataFrame(rows, infer_schema_length=None, schema_overrides=schema_over)
-    final = results_dir / PART_FMT.format(index)
+    final = results_dir / PART_FMT.format(min(c[0] for c in configs))
     tmp = results_dir / f".{final.name}.{os.getpid()}.tmp"
     df.write_parquet(tmp)
     os.replace(tmp, final)
+    return final
 
 
 # ------------------------------------------------------------------------------------------ backends
@@ -425,7 +434,7 @@ def sweep(
             raise ConfigError(f"{out} already holds sweep results; pass --resume to continue it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(exist_ok=True)
-    for stale in results_dir.glob(".config-*.tmp"):
+    for stale in results_dir.glob(".part-*.tmp"):
         stale.unlink(missing_ok=True)
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
@@ -433,7 +442,7 @@ def sweep(
 
     done = _done_indices(results_dir) if resume else set()
     if not resume:
-        for p in results_dir.glob("config-*.parquet"):
+        for p in _part_files(results_dir):
             p.unlink()
 
     # first pass: validate every combination (reported and skipped), count what is left to run
@@ -478,14 +487,17 @@ def sweep(
         it = _iter_dask(tasks, client, args) if backend == "dask" else _iter_joblib(tasks, jobs, args)
         for res, task_cpu in it:
             cpu_s += task_cpu
+            finished = []
             for index, r, summary, error in res:
                 params, runs = inflight.setdefault(index, (params_of(index), []))
                 runs.append((r, summary, error))
                 n_errors += error is not None
                 if len(runs) == repeats:
-                    _write_part(results_dir, index, params, runs)
+                    finished.append((index, params, runs))
                     del inflight[index]
-                    n_run += 1
+            if finished:  # written the moment their last run is back: one part per task result
+                _write_part(results_dir, finished)
+                n_run += len(finished)
             if bar is not None:
                 bar.update(len(res))
                 if n_errors:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from lobkit.cli import main
+from lobkit.sweeps.runner import _done_indices
 
 TINY = ["--duration", "2min", "--warmup", "30s", "--no-progress"]
 
@@ -46,7 +47,7 @@ def test_sweep_from_a_toml_grid_file(tmp_path):
     r = _invoke("--grid-file", str(g), "--out", str(tmp_path / "o"), "--heatmap", "long,short", *TINY)
     assert r.exit_code == 0, r.output
     assert "(4 configurations x 1 repeats)" in r.output
-    assert len(list((tmp_path / "o" / "results").glob("config-*.parquet"))) == 4
+    assert pl.read_parquet(tmp_path / "o" / "results" / "*.parquet")["config_index"].to_list() == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(
@@ -96,7 +97,7 @@ def test_ctrl_c_keeps_finished_configurations_and_resume_completes_them(tmp_path
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     results = out / "results"
     deadline = time.monotonic() + 120
-    while not results.is_dir() or len(list(results.glob("config-*.parquet"))) < 2:
+    while len(_done_indices(results)) < 5:
         assert proc.poll() is None, f"the sweep ended before the interrupt: {proc.communicate()}"
         assert time.monotonic() < deadline, "no configuration finished in 120 s"
         time.sleep(0.02)
@@ -104,11 +105,12 @@ def test_ctrl_c_keeps_finished_configurations_and_resume_completes_them(tmp_path
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, (stdout, stderr)
     assert "--resume" in stderr and "Traceback" not in stderr
-    done = {p.name: p.stat().st_mtime_ns for p in results.glob("config-*.parquet")}
-    assert 2 <= len(done) < 40
+    parts = {p.name: p.stat().st_mtime_ns for p in results.glob("part-*.parquet")}
+    done = _done_indices(results)
+    assert 5 <= len(done) < 40
 
     r = CliRunner().invoke(main, [*args, "--resume"])
     assert r.exit_code == 0, r.output
     assert f"{40 - len(done)} configurations run, {len(done)} already done" in r.output
-    after = {p.name: p.stat().st_mtime_ns for p in results.glob("config-*.parquet")}
-    assert len(after) == 40 and all(after[k] == v for k, v in done.items())
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("part-*.parquet")}
+    assert _done_indices(results) == set(range(40)) and all(after[k] == v for k, v in parts.items())

@@ -15,7 +15,7 @@ from lobkit.errors import ConfigError
 from lobkit.sim import simulate
 from lobkit.sweeps.grid import parse_grid
 from lobkit.sweeps.results import aggregate, load_invalid, load_results
-from lobkit.sweeps.runner import Unit, _make_tasks, run_seed, sims_per_task, sweep
+from lobkit.sweeps.runner import Unit, _done_indices, _make_tasks, run_seed, sims_per_task, sweep
 
 GRID = "short=3,5 long=4,12"  # (5, 4) is invalid
 
@@ -121,12 +121,12 @@ def test_aggregate_matches_numpy(tmp_path, tiny):
 
 
 def _part_stats(results_dir):
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in results_dir.glob("config-*.parquet")}
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in results_dir.glob("part-*.parquet")}
 
 
 def test_resume_after_a_killed_sweep_runs_exactly_the_missing_configurations(tmp_path, tiny, run_py):
     out = tmp_path / "killed"
-    # 40 configurations of 10 simulated minutes each (~40 ms a simulation): a few seconds in all
+    # 40 configurations of 10 simulated minutes each (~15 ms a simulation), in tasks of 10, 8, 6, ...
     grid = "short=1:8:1 long=10:50:10"
     code = (
         "from lobkit import api\n"
@@ -136,14 +136,15 @@ def test_resume_after_a_killed_sweep_runs_exactly_the_missing_configurations(tmp
     proc = run_py(code)
     results = out / "results"
     deadline = time.monotonic() + 120
-    while len(_part_stats(results)) < 3:
+    while len(_done_indices(results)) < 5:
         assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.communicate()}"
         assert time.monotonic() < deadline, "no configuration finished in 120 s"
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     before = _part_stats(results)
-    assert 3 <= len(before) < 40, "the sweep was not interrupted in the middle"
+    done = _done_indices(results)
+    assert 5 <= len(done) < 40, "the sweep was not interrupted in the middle"
 
     base = tiny.with_market(duration_ns=600_000_000_000)
     with pytest.raises(ConfigError, match="--resume"):
@@ -151,10 +152,12 @@ def test_resume_after_a_killed_sweep_runs_exactly_the_missing_configurations(tmp
     with pytest.raises(ConfigError, match="different seed"):
         sweep(base, grid, repeats=1, seed=5, out=out, resume=True, progress=False, heatmap=False)
     res = sweep(base, grid, repeats=1, seed=4, jobs=2, out=out, resume=True, progress=False, heatmap=False)
-    assert res.n_resumed == len(before) and res.n_run == 40 - len(before)
+    assert res.n_resumed == len(done) and res.n_run == 40 - len(done)
     after = _part_stats(results)
-    assert len(after) == 40 and not list(results.glob("*.tmp"))
+    assert _done_indices(results) == set(range(40)) and not list(results.glob(".*.tmp"))
     assert {k: after[k] for k in before} == before  # finished parts untouched: not recomputed
+    # every configuration is in exactly one part
+    assert load_results(out)["config_index"].to_list() == list(range(40))
     # and the completed table is the one an uninterrupted sweep gives
     full = sweep(base, grid, repeats=1, seed=4, jobs=2, out=tmp_path / "full", progress=False, heatmap=False)
     assert res.table().equals(full.table())
@@ -165,8 +168,10 @@ def test_output_layout_and_manifest(tmp_path, tiny):
     m = json.loads((tmp_path / "sweep.json").read_text())
     assert m["grid"] == {"short": [2, 3], "long": [8]} and m["repeats"] == 2 and m["seed_entropy"] == 0
     assert m["base_config"]["market"]["duration_ns"] == tiny.market.duration_ns
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["config-00000000.parquet",
-                                                                       "config-00000001.parquet"]
+    # tasks of one simulation here (4 in all, one worker): each configuration's part is written as its
+    # second repeat comes back, named after the configuration
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["part-00000000.parquet",
+                                                                       "part-00000001.parquet"]
     assert res.heatmap == tmp_path / "heatmap.png"
     t = res.table()
     assert t.columns[:6] == ["config_index", "repeat", "short", "long", "status", "error"]
