@@ -7,6 +7,7 @@ A thin layer over :func:`lobkit.api.sweep`; takes the same market and agent opti
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -66,7 +67,6 @@ def register(group: click.Group) -> None:
         """
         from lobkit import api
         from lobkit.sweeps.grid import load_grid_file, parse_grid
-        from lobkit.sweeps.results import format_table
 
         if (grid_text is None) == (grid_file is None):
             raise click.UsageError("give exactly one of --grid and --grid-file")
@@ -96,34 +96,43 @@ def register(group: click.Group) -> None:
 
         click.echo(f"sweep: {grid.describe()}  ({len(grid)} configurations x {repeats} repeats) -> {out}", err=True)
         try:
-            res = api.sweep(grid, repeats=repeats, seed=seed, jobs=jobs, out=out, backend=backend,
-                            scheduler=scheduler, resume=resume, record=record, progress=progress,
-                            heatmap=pair or True, metric=metric, config=base, on_invalid=on_invalid)
-        except KeyboardInterrupt:
+            _run_and_report(api, grid, out, n_invalid_ref=lambda: n_invalid, top=top, rank_by=rank_by, metric=metric,
+                            sweep_kw=dict(repeats=repeats, seed=seed, jobs=jobs, out=out, backend=backend,
+                                          scheduler=scheduler, resume=resume, record=record, progress=progress,
+                                          heatmap=pair or True, metric=metric, config=base,
+                                          on_invalid=on_invalid))
+        except KeyboardInterrupt:  # anywhere, even while the table prints: the finished parts are on disk
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
             click.echo(f"\ninterrupted: finished configurations are in {out / 'results'}; "
                        f"run the same command with --resume to complete the sweep", err=True)
             sys.exit(130)
-        if n_invalid > 20:
-            click.echo(f"... {n_invalid - 20} more invalid combinations in {out / 'invalid.jsonl'}", err=True)
-        click.echo(
-            f"done: {res.n_run} configurations run, {res.n_resumed} already done, {res.n_invalid} invalid, "
-            f"{res.n_errors} failed simulations, {res.elapsed_s:.1f} s"
-        )
-        if res.n_valid == 0:
-            raise ConfigError(f"every one of the {res.n_configs} combinations of the grid is invalid (see above); "
-                              "nothing was run")
-        summary = res.summary()
-        if res.n_errors:
-            failed = summary.filter(summary["n_errors"] > 0)
-            for row in failed.head(5).iter_rows(named=True):
-                desc = " ".join(f"{k}={row[k]}" for k in grid.names)
-                click.echo(f"error in {desc}: {row['first_error']}", err=True)
-        if top:
-            from lobkit.sweeps.results import best_configs
 
-            best = best_configs(summary, k=top, by=rank_by)
-            click.echo(f"\nbest configurations (by {'mean ' + metric if rank_by == 'mean' else 't-statistic'}):")
-            click.echo(format_table(best, grid.names, metric=metric))
-        click.echo(f"\nresults: {res.results_dir}/ (Parquet dataset: pl.read_parquet('{res.results_dir}/*.parquet'))")
-        if res.heatmap is not None:
-            click.echo(f"heatmap: {res.heatmap}")
+
+def _run_and_report(api, grid, out, n_invalid_ref, top, rank_by, metric, sweep_kw) -> None:
+    """Run the sweep, then print the counts, the first errors, the best configurations and the output paths."""
+    from lobkit.sweeps.results import best_configs, format_table
+
+    res = api.sweep(grid, **sweep_kw)
+    n_invalid = n_invalid_ref()
+    if n_invalid > 20:
+        click.echo(f"... {n_invalid - 20} more invalid combinations in {out / 'invalid.jsonl'}", err=True)
+    click.echo(
+        f"done: {res.n_run} configurations run, {res.n_resumed} already done, {res.n_invalid} invalid, "
+        f"{res.n_errors} failed simulations, {res.elapsed_s:.1f} s"
+    )
+    if res.n_valid == 0:
+        raise ConfigError(f"every one of the {res.n_configs} combinations of the grid is invalid (see above); "
+                          "nothing was run")
+    summary = res.summary()
+    if res.n_errors:
+        failed = summary.filter(summary["n_errors"] > 0)
+        for row in failed.head(5).iter_rows(named=True):
+            desc = " ".join(f"{k}={row[k]}" for k in grid.names)
+            click.echo(f"error in {desc}: {row['first_error']}", err=True)
+    if top:
+        best = best_configs(summary, k=top, by=rank_by)
+        click.echo(f"\nbest configurations (by {'mean ' + metric if rank_by == 'mean' else 't-statistic'}):")
+        click.echo(format_table(best, grid.names, metric=metric))
+    click.echo(f"\nresults: {res.results_dir}/ (Parquet dataset: pl.read_parquet('{res.results_dir}/*.parquet'))")
+    if res.heatmap is not None:
+        click.echo(f"heatmap: {res.heatmap}")

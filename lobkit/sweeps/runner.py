@@ -318,10 +318,20 @@ def _write_part(results_dir: Path, configs: list[tuple[int, dict, list[tuple[int
 # ------------------------------------------------------------------------------------------ backends
 
 
-def _iter_joblib(tasks: Iterator[list[Unit]], jobs: int, args: tuple) -> Iterator[list]:
-    from joblib import Parallel, delayed
+def _worker_init() -> None:
+    """Worker processes ignore SIGINT: on Ctrl-C (which a terminal sends to the whole process group) the
+    parent alone stops the sweep and terminates its workers, instead of each worker raising
+    KeyboardInterrupt mid-task and printing a traceback."""
+    import signal
 
-    with Parallel(n_jobs=jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs", batch_size=1) as par:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _iter_joblib(tasks: Iterator[list[Unit]], jobs: int, args: tuple) -> Iterator[list]:
+    from joblib import Parallel, delayed, parallel_config
+
+    with (parallel_config(backend="loky", initializer=_worker_init),
+          Parallel(n_jobs=jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs", batch_size=1) as par):
         yield from par(delayed(run_task)(t, *args) for t in tasks)
 
 

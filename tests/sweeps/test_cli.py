@@ -91,7 +91,7 @@ def test_ctrl_c_keeps_finished_configurations_and_resume_completes_them(tmp_path
     """Ctrl-C (SIGINT to the whole process group, workers included, as a terminal sends it) to a running
     ``lobkit sweep --jobs 2``: exit 130 with a hint; ``--resume`` runs only the rest."""
     out = tmp_path / "int"
-    args = ["sweep", "--grid", "short=1:8:1 long=10:50:10", "--jobs", "2", "--out", str(out), "--duration", "10min",
+    args = ["sweep", "--grid", "short=1:8:1 long=10:50:10", "--jobs", "2", "--out", str(out), "--duration", "30min",
             "--warmup", "30s", "--no-progress", "--seed", "2"]
     proc = subprocess.Popen([sys.executable, "-c", "from lobkit.cli import main; main()", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -126,12 +126,12 @@ def _part_stats(results_dir):
 
 def test_resume_after_a_killed_sweep_runs_exactly_the_missing_configurations(tmp_path, tiny, run_py):
     out = tmp_path / "killed"
-    # 40 configurations of 10 simulated minutes each (~15 ms a simulation), in tasks of 10, 8, 6, ...
+    # 40 configurations of 30 simulated minutes each (~60 ms a simulation), in tasks of 10, 8, 6, ...
     grid = "short=1:8:1 long=10:50:10"
     code = (
         "from lobkit import api\n"
         f"api.sweep({grid!r}, repeats=1, seed=4, jobs=1, out={str(out)!r}, progress=False, heatmap=False,"
-        " duration='10min', warmup='30s')\n"
+        " duration='30min', warmup='30s')\n"
     )
     proc = run_py(code)
     results = out / "results"
@@ -146,7 +146,7 @@ def test_resume_after_a_killed_sweep_runs_exactly_the_missing_configurations(tmp
     done = _done_indices(results)
     assert 5 <= len(done) < 40, "the sweep was not interrupted in the middle"
 
-    base = tiny.with_market(duration_ns=600_000_000_000)
+    base = tiny.with_market(duration_ns=1_800_000_000_000)
     with pytest.raises(ConfigError, match="--resume"):
         sweep(base, grid, repeats=1, seed=4, out=out, progress=False, heatmap=False)
     with pytest.raises(ConfigError, match="different seed"):
