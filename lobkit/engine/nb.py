@@ -374,37 +374,15 @@ def _unlink(st, slot):
 
 @_kernel_inline
 def _rest(st, s, price, size, oid, owner, ts):
-    """Append a new order at the tail of its level. The caller has checked capacity and the window.
-    (The same steps as :func:`_attach`, written out: the hot path of every resting limit order.)"""
+    """Take a free slot for a new order, append it at the tail of its level and index its id. The caller has
+    checked capacity and the window."""
     meta = st.meta
     slot = meta[M_FREE]
     meta[M_FREE] = st.orders[slot, O_NEXT]
-    idx = price - meta[M_BASE]
     st.orders[slot, O_ID] = oid
-    st.orders[slot, O_PRICE] = price
-    st.orders[slot, O_SIZE] = size
     st.orders[slot, O_OWNER] = owner
-    st.orders[slot, O_TS] = ts
     st.orders[slot, O_SIDE] = 1 if s == 0 else -1
-    tail = st.lv[LV_TAIL, s, idx]
-    st.orders[slot, O_PREV] = tail
-    st.orders[slot, O_NEXT] = -1
-    if tail == -1:
-        st.lv[LV_HEAD, s, idx] = slot
-        _set_bit(st.occ, s, idx)
-    else:
-        st.orders[tail, O_NEXT] = slot
-    st.lv[LV_TAIL, s, idx] = slot
-    st.lv[LV_VOL, s, idx] += size
-    st.lv[LV_CNT, s, idx] += 1
-    if s == 0:
-        meta[M_NBID] += 1
-        if price > meta[M_BEST_BID]:
-            meta[M_BEST_BID] = price
-    else:
-        meta[M_NASK] += 1
-        if price < meta[M_BEST_ASK]:
-            meta[M_BEST_ASK] = price
+    _attach(st, slot, s, price, size, ts)
     _hinsert(st, oid, slot)
 
 
