@@ -180,11 +180,19 @@ def choose_heatmap_params(grid) -> tuple[str, str | None]:
     return multi[0], (multi[1] if len(multi) > 1 else None)
 
 
+def _blank_label(n: int, errors: int) -> str:
+    """Why a heatmap cell has no value: never run or invalid, every run failed, too few runs, or no spread."""
+    if not n:
+        return "error" if errors else "n/a"
+    return "n<2" if n < 2 else "sd=0"
+
+
 def plot_heatmap(df: pl.DataFrame, path: str | Path, x: str, y: str | None, metric: str = "final_pnl",
                  grid=None, title: str | None = None) -> Path:
     """Draw mean ``metric`` and its t-statistic over ``x`` and ``y``: two annotated panels, a diverging
     colormap centred on zero. Grey cells: ``n/a`` (invalid combination, or not run yet), ``error`` (every
-    run raised), ``n<2`` (a t-statistic needs two runs). Writes ``path`` (PNG) and returns it."""
+    run raised), ``n<2`` (a t-statistic needs two runs), ``sd=0`` (two or more runs, all with the same value: the
+    t-statistic is undefined). Writes ``path`` (PNG) and returns it."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -216,8 +224,7 @@ def plot_heatmap(df: pl.DataFrame, path: str | Path, x: str, y: str | None, metr
             for i in range(nrows):
                 for j in range(ncols):
                     v = data[i, j]
-                    txt = fmt.format(v) if np.isfinite(v) else ("error" if errors[i, j] and not n[i, j] else
-                                                                ("n<2" if n[i, j] else "n/a"))
+                    txt = fmt.format(v) if np.isfinite(v) else _blank_label(n[i, j], errors[i, j])
                     color = "white" if np.isfinite(v) and abs(v) > 0.6 * lim else "black"
                     ax.text(j, i, txt, ha="center", va="center", fontsize=8, color=color)
     note = f" (pooled over {', '.join(others)})" if others else ""

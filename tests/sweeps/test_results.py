@@ -91,3 +91,11 @@ def test_other_metrics_and_unknown_metric(swept):
 def test_load_results_of_a_non_sweep_directory(tmp_path):
     with pytest.raises(ConfigError, match="not a sweep directory"):
         load_results(tmp_path)
+
+
+@pytest.mark.parametrize("n, errors, label", [(0, 0, "n/a"), (0, 2, "error"), (1, 0, "n<2"), (2, 0, "sd=0"),
+                                              (5, 1, "sd=0")])
+def test_blank_heatmap_cells_say_why(n, errors, label):
+    from lobkit.sweeps.results import _blank_label
+
+    assert _blank_label(n, errors) == label
