@@ -16,9 +16,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from numba import njit
 from numba.core import caching, config
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The decorators of every lobkit kernel (engine, replay, agents, simulator loop). Kernels never allocate, so
+# they are compiled without Numba's reference counting (NRT): with it, every array taken from a state tuple
+# costs an atomic incref/decref pair whenever LLVM does not inline a call, which measured 150 ns per resting
+# order instead of 5 ns. ``kernel_inline`` inlines at Numba-IR level (the hot path; it costs compile time).
+kernel = njit(cache=True, _nrt=False)
+kernel_inline = njit(cache=True, _nrt=False, inline="always")
 _MARKERS = (b"njit", b"numba")
 
 

@@ -23,10 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
+from lobkit._jit import kernel_inline as _inline  # noqa: E402
 from lobkit.engine.state import M_NASK, M_NBID
-
-_fn = njit(cache=True, _nrt=False)
-_inline = njit(cache=True, _nrt=False, inline="always")
 
 # ------------------------------------------------------------------------------------------------ agents
 AG_NULL = 0  # does nothing

@@ -19,21 +19,18 @@ Inputs (all int64, prepared by :mod:`lobkit.engine.lobster`):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from lobkit._jit import kernel as _kernel  # noqa: E402  (no reference counting: see lobkit/_jit.py)
+from lobkit._jit import kernel_inline as _kernel_inline  # noqa: E402
 from lobkit.engine import nb
 from lobkit.engine.messages import ERR_CAPACITY, ERR_DUPLICATE_ID, ERR_UNKNOWN_ID, FLAG_POST_ONLY, OK
+from lobkit.engine.nb import NO_ASK, NO_BID  # noqa: E402
 from lobkit.engine.state import LV_CNT, LV_HEAD, LV_VOL, M_BASE, M_FILLCAP, M_NFILLS, M_WIN, O_ID, O_NEXT, O_SIZE, O_TS
 
-_kernel = njit(cache=True, _nrt=False)
 # The per-message and per-entry helpers are inlined at Numba-IR level: a call that is not inlined passes the
 # state's six arrays as ~55 scalars on the stack, which cost more than the work itself (measured: 14 ms ->
 # 8.7 ms for the 156k messages of AMZN level 5). Adds go through ``nb._limit`` (inline) for the same reason;
 # cancels, partial cancels and executions through ``nb._cancel``, ``nb._reduce``, ``nb._execute``.
-_kernel_inline = njit(cache=True, _nrt=False, inline="always")
-
-NO_BID = -(2**63)
-NO_ASK = 2**63 - 1
 _ONES = 0xFFFFFFFFFFFFFFFF
 
 # LOBSTER event types

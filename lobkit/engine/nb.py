@@ -15,6 +15,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+# compiled without reference counting, hot path inlined: see lobkit/_jit.py
+from lobkit._jit import kernel as _kernel  # noqa: E402
+from lobkit._jit import kernel_inline as _kernel_inline  # noqa: E402
 from lobkit.engine.messages import (
     BUY,
     ERR_BAD_OP,
@@ -72,12 +75,6 @@ from lobkit.engine.state import (
     O_SIZE,
     O_TS,
 )
-
-# Kernels never allocate, so they are compiled without Numba's reference counting (NRT): with it, every
-# array taken from the state tuple costs an atomic incref/decref pair whenever LLVM does not inline a call,
-# which measured 150 ns per resting order instead of 5 ns.
-_kernel = njit(cache=True, _nrt=False)
-_kernel_inline = njit(cache=True, _nrt=False, inline="always")
 
 NO_BID = -(2**63)
 NO_ASK = 2**63 - 1

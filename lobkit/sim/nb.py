@@ -27,8 +27,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from lobkit._jit import kernel as _fn  # noqa: E402  (no reference counting: see lobkit/_jit.py)
+from lobkit._jit import kernel_inline as _inline  # noqa: E402
 from lobkit.agents.nb import (
     AG_INTERVAL,
     AG_KIND,
@@ -70,9 +71,6 @@ from lobkit.engine.state import (
     O_OWNER,
 )
 from lobkit.sim.rng import uniform
-
-_fn = njit(cache=True, _nrt=False)
-_inline = njit(cache=True, _nrt=False, inline="always")
 
 # reasons returned by run_until
 R_DONE = 0

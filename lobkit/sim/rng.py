@@ -11,9 +11,10 @@ The state is seeded from a :class:`numpy.random.SeedSequence` (never from a glob
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import uint64
 
-_inline = njit(cache=True, _nrt=False, inline="always")
+from lobkit._jit import kernel as _kernel  # noqa: E402  (no reference counting: see lobkit/_jit.py)
+from lobkit._jit import kernel_inline as _inline  # noqa: E402
 
 
 def rng_state(seed: np.random.SeedSequence) -> np.ndarray:
@@ -49,7 +50,7 @@ def uniform(s):
     return (np.float64(next_u64(s) >> uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, _nrt=False)
+@_kernel
 def fill_uniform(s, out):
     """Fill ``out`` with uniforms (for tests and for Python code that wants the same stream)."""
     for i in range(out.shape[0]):
