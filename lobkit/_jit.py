@@ -1,11 +1,25 @@
-"""Numba on-disk caching that stays correct across files.
+"""Numba on-disk caching that never runs stale code, and the decorators of every lobkit kernel.
 
-Numba's ``cache=True`` keys each cached function on the content of *its own* source file. lobkit's kernels
-inline kernels from other files (the simulator loop inlines the engine's matching, the agents' decision
-rules, ...), so an edit to ``lobkit/engine/nb.py`` would leave ``lobkit/sim/nb.py``'s cached machine code
-stale, silently. This module registers a cache locator, used for every jitted function defined inside the
-lobkit package, whose source stamp is one hash over *all* of lobkit's jitted source files: changing any of them
-invalidates every lobkit cache entry together. Functions outside lobkit keep Numba's own locators.
+Numba's ``cache=True`` keys each cached function on the content of *its own* source file. lobkit's kernels inline
+kernels and read constants from other files (the simulator loop inlines the engine's matching, the agents'
+decision rules, the flow models' overloads, the column constants of ``engine/state.py``...), so an edit to one
+file would leave another file's cached machine code stale, silently. This module registers cache locators, used
+for every jitted function defined inside the lobkit package, whose source stamp is one hash over *every* lobkit
+module that can contribute compiled code (:func:`stamped_sources`): changing any of them invalidates every lobkit
+cache entry together.
+
+Which modules: every ``.py`` file under ``lobkit/`` except the kernel-free ones (:data:`KERNEL_FREE`: the CLI, the
+GUI, the report, the API and demo facades), which neither import Numba nor define kernels, overloads or
+constants that kernels read (``tests/test_jit_cache.py`` checks both rules on the whole package). Editing a
+kernel-free module keeps the cache; editing any other recompiles (a minute or two, once).
+
+Flow models from outside the package (:func:`lobkit.flows.register_flow` with a class defined elsewhere) inline
+their overloads into the simulation loop: the loop's functions (decorated with :data:`flow_kernel`) are also
+stamped with those models' source files (:func:`add_plugin_source`).
+
+The locators subclass private Numba classes (``numba.core.caching``'s locators and ``CacheImpl``) and the
+kernels are compiled without Numba's reference counting (the private ``_nrt`` flag): the numba version is bounded
+in ``pyproject.toml`` to the one these are tested with.
 
 It is imported by ``lobkit/__init__.py`` before any kernel module, so it is in place before the first
 ``@njit(cache=True)`` decoration.
@@ -21,47 +35,88 @@ from numba.core import caching, config
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-# The decorators of every lobkit kernel (engine, replay, agents, simulator loop). Kernels never allocate, so
-# they are compiled without Numba's reference counting (NRT): with it, every array taken from a state tuple
-# costs an atomic incref/decref pair whenever LLVM does not inline a call, which measured 150 ns per resting
+#: Modules and packages (relative to lobkit/) that can contribute no compiled code, so are not stamped.
+KERNEL_FREE = ("cli/", "gui/", "report/", "api.py", "demo.py")
+
+# The decorators of every lobkit kernel (engine, replay, agents, simulator loop, flow models). Kernels never
+# allocate, so they are compiled without Numba's reference counting (NRT): with it, every array taken from a state
+# tuple costs an atomic incref/decref pair whenever LLVM does not inline a call, which measured 150 ns per resting
 # order instead of 5 ns. ``kernel_inline`` inlines at Numba-IR level (the hot path; it costs compile time).
 kernel = njit(cache=True, _nrt=False)
 kernel_inline = njit(cache=True, _nrt=False, inline="always")
-_MARKERS = (b"njit", b"numba")
 
 
-def jit_sources(root: Path = PACKAGE_DIR) -> list[Path]:
-    """The ``.py`` files under ``root`` that use Numba, sorted."""
+def flow_kernel(fn):
+    """``kernel`` for a function specialised on an order-flow model's state type (the simulation loop): its cache
+    entries are also stamped with the source files of flow models defined outside lobkit."""
+    fn._lobkit_flow_generic = True
+    return kernel(fn)
+
+
+def stamped_sources(root: Path = PACKAGE_DIR) -> list[Path]:
+    """The ``.py`` files under ``root`` whose content is in the stamp: all but :data:`KERNEL_FREE`, sorted."""
     out = []
     for p in sorted(root.rglob("*.py")):
-        try:
-            data = p.read_bytes()
-        except OSError:
+        rel = p.relative_to(root).as_posix()
+        if any(rel == k or (k.endswith("/") and rel.startswith(k)) for k in KERNEL_FREE):
             continue
-        if any(m in data for m in _MARKERS):
-            out.append(p)
+        out.append(p)
     return out
 
 
 _memo: dict[tuple, bytes] = {}
+_plugin_sources: set[Path] = set()
 
 
-def source_stamp(root: Path = PACKAGE_DIR) -> bytes:
-    """One sha256 over the paths and contents of every jitted source file under ``root``.
+def _stat_key(paths) -> tuple:
+    key = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            key.append((str(p), -1, -1))
+        else:
+            key.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(key)
 
-    Numba asks once per cached function, so this is memoised on every ``.py`` file's (path, mtime, size):
-    repeated calls only ``stat`` the files; contents are read again only when one of them changed.
-    """
-    key = tuple((str(p), st.st_mtime_ns, st.st_size) for p in sorted(root.rglob("*.py")) for st in (p.stat(),))
-    if key not in _memo:
-        h = hashlib.sha256()
-        for p in jit_sources(root):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(b"\0")
+
+def _hash(root: Path | None, paths: list[Path]) -> bytes:
+    h = hashlib.sha256()
+    for p in paths:
+        name = p.relative_to(root).as_posix() if root is not None else str(p)
+        h.update(name.encode())
+        h.update(b"\0")
+        try:
             h.update(p.read_bytes())
-            h.update(b"\0")
-        _memo[key] = h.digest()
+        except OSError:
+            h.update(b"<missing>")
+        h.update(b"\0")
+    return h.digest()
+
+
+def source_stamp(root: Path = PACKAGE_DIR, plugins: bool = False) -> bytes:
+    """One sha256 over the relative paths and contents of :func:`stamped_sources` (and, with ``plugins``, of the
+    registered flow-model files from outside lobkit).
+
+    Numba asks once per cached function, so this is memoised on every file's (path, mtime, size): repeated calls
+    only ``stat`` the files; contents are read again only when one of them changed.
+    """
+    files = stamped_sources(root)
+    extra = sorted(_plugin_sources) if plugins else []
+    key = (str(root), _stat_key(files), _stat_key(extra))
+    if key not in _memo:
+        digest = _hash(root, files)
+        if extra:
+            digest = hashlib.sha256(digest + _hash(None, extra)).digest()
+        _memo[key] = digest
     return _memo[key]
+
+
+def add_plugin_source(path: str | Path) -> None:
+    """Stamp the simulation loop's cache with ``path`` too (a flow model's file outside lobkit)."""
+    p = Path(path).resolve()
+    if not _inside_package(str(p)):
+        _plugin_sources.add(p)
 
 
 def _inside_package(py_file: str) -> bool:
@@ -73,28 +128,36 @@ def _inside_package(py_file: str) -> bool:
 
 
 class _LobkitStampMixin:
+    _flow_generic = False
+
     def get_source_stamp(self):
-        return source_stamp()
+        return source_stamp(plugins=self._flow_generic)
+
+
+def _mark(locator, py_func):
+    if locator is not None:
+        locator._flow_generic = bool(getattr(py_func, "_lobkit_flow_generic", False))
+    return locator
 
 
 class LobkitUserDirLocator(_LobkitStampMixin, caching.UserProvidedCacheLocator):
-    """``$NUMBA_CACHE_DIR`` is set: cache there, stamped with the whole package's jitted sources."""
+    """``$NUMBA_CACHE_DIR`` is set: cache there, stamped with the whole package's kernel sources."""
 
     @classmethod
     def from_function(cls, py_func, py_file):
         if not _inside_package(py_file):
             return None
-        return super().from_function(py_func, py_file)
+        return _mark(super().from_function(py_func, py_file), py_func)
 
 
 class LobkitInTreeLocator(_LobkitStampMixin, caching.InTreeCacheLocator):
-    """Cache in the package's ``__pycache__``, stamped with the whole package's jitted sources."""
+    """Cache in the package's ``__pycache__``, stamped with the whole package's kernel sources."""
 
     @classmethod
     def from_function(cls, py_func, py_file):
         if config.CACHE_DIR or not _inside_package(py_file):
             return None
-        return super().from_function(py_func, py_file)
+        return _mark(super().from_function(py_func, py_file), py_func)
 
 
 def _impl_class():

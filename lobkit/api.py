@@ -1,19 +1,20 @@
-"""The Python API: ``lobkit.run``, ``lobkit.compare`` and ``lobkit.sweep``, mirroring the CLI.
+"""The Python API: ``lobkit.run``, ``lobkit.compare``, ``lobkit.impact`` and ``lobkit.sweep``, mirroring the CLI.
 
-Keyword arguments are the CLI's market and agent options without the dashes (``duration="1h"``,
-``agent="momentum"``, ``short=5``, ``long=20``, ``size=1``, ``fee_bps=0.5`` ...): any field of
-:class:`~lobkit.sim.config.AgentConfig` or :class:`~lobkit.sim.config.MarketConfig`, with ``*_ns`` fields
-also reachable without the suffix and given as durations (``duration="30min"``, ``warmup="5min"``,
-``interval="1s"``), and ``agent`` for the agent's name. ``None`` means "the default", so a CLI can pass
-its options straight through. A ready :class:`~lobkit.sim.config.RunConfig` may be passed as ``config=``
-instead (keywords then change it)::
+Keyword arguments are the configuration's options (:mod:`lobkit.sim.options`): ``agent="momentum"``,
+``short=5``, ``size=1``, ``duration="1h"`` (durations: ``"90s"``, ``"30min"``, or a bare number of seconds),
+``flow="hawkes"``, ``limit_rate=25``, ... A ready :class:`~lobkit.sim.config.RunConfig` may be passed as
+``config=`` (keywords then change it). ``seed``: omitted, fresh entropy (recorded in the result: pass it back to
+repeat the run); else a non-negative integer or a ``numpy.random.SeedSequence`` (:mod:`lobkit.seeds`)::
 
     import lobkit
     res = lobkit.run(agent="momentum", short=5, long=20, duration="10min", seed=7)
     res.summary["final_pnl"]
     cmp = lobkit.compare(agent="momentum", duration="10min", seed=7, repeats=4)
+    imp = lobkit.impact(lots=(1, 10, 100), pairs=16, seed=7)
     sw = lobkit.sweep("short=3,5,10 long=20,50,100", repeats=8, jobs=2, out="sweeps/ma", duration="10min")
     sw.best(5)          # a Polars frame
+
+Every function raises :class:`~lobkit.errors.ConfigError` (one line naming the option) for bad input.
 """
 
 from __future__ import annotations
@@ -21,49 +22,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lobkit.errors import ConfigError
+from lobkit.seeds import DEFAULT_SEED
 
-__all__ = ["build_config", "compare", "run", "sweep"]
-
-
-def build_config(config: Any = None, record: bool | None = None, **options: Any):
-    """A :class:`~lobkit.sim.config.RunConfig` from CLI-style keyword options (``None`` values ignored).
-
-    Raises :class:`ConfigError` naming the option for an unknown name or an invalid value.
-    """
-    from dataclasses import replace
-
-    from lobkit.sim.config import RunConfig
-    from lobkit.sweeps.grid import apply_params
-
-    cfg = RunConfig() if config is None else config
-    if not isinstance(cfg, RunConfig):
-        raise ConfigError(f"config must be a RunConfig, got {type(cfg).__name__}")
-    given = {k: v for k, v in options.items() if v is not None}
-    if given:
-        try:
-            cfg = apply_params(cfg, given)
-        except ConfigError as exc:
-            raise ConfigError(str(exc).removeprefix("grid: ")) from None
-    if record is not None and record != cfg.record:
-        cfg = replace(cfg, record=bool(record))
-    return cfg
+__all__ = ["build_config", "compare", "impact", "run", "sweep"]
 
 
-def run(*, seed: int = 7, out: str | Path | None = None, config: Any = None, record: bool | None = None,
-        plot: bool = True, progress: bool = False, **options: Any):
+def build_config(config: Any = None, **options: Any):
+    """A :class:`~lobkit.sim.config.RunConfig` from options (``None`` values ignored), on top of ``config``
+    (default: the defaults). See :mod:`lobkit.sim.options`."""
+    from lobkit.sim.options import apply_options
+
+    return apply_options(config, options)
+
+
+def run(*, seed: Any = DEFAULT_SEED, out: str | Path | None = None, config: Any = None, record: bool | None = None,
+        plot: bool = True, progress: bool = False, python_agent: bool = False, **options: Any):
     """Run one simulation (``lobkit run``); with ``out``, write its files there (see
     :func:`lobkit.sim.output.write_run`: Parquet tables, ``summary.json``, ``pnl.png`` unless ``plot=False``).
 
-    ``record`` keeps the per-order and per-trade logs (default: when ``out`` is given). Returns the
-    simulator's :class:`~lobkit.sim.runner.RunResult` (``summary`` dict, ``timeline`` frame, ...).
+    ``record`` keeps the per-order and per-trade logs (default: when ``out`` is given). ``python_agent``: run
+    the built-in agent's Python form (slow path; same result). Returns the
+    :class:`~lobkit.sim.results.RunResult` (``summary`` dict, ``timeline`` frame, ``seed``, ...).
     """
-    from lobkit.sim.runner import simulate
+    from lobkit.sim.experiments import simulate
 
-    if record is None:
+    if record is not None and options.get("record") is not None:
+        from lobkit.errors import ConfigError
+
+        raise ConfigError("record: given twice")
+    if record is None and options.get("record") is None:
         record = out is not None
-    cfg = build_config(config, record=record, **options)
-    result = simulate(cfg, _seed(seed), progress=progress)
+    if record is not None:
+        options["record"] = record
+    cfg = build_config(config, **options)
+    _check_out(out)
+    result = simulate(cfg, seed, jit=not python_agent, progress=progress)
     if out is not None:
         from lobkit.sim.output import write_run
 
@@ -71,20 +64,19 @@ def run(*, seed: int = 7, out: str | Path | None = None, config: Any = None, rec
     return result
 
 
-def compare(*, seed: int = 7, repeats: int = 1, out: str | Path | None = None, config: Any = None,
+def compare(*, seed: Any = DEFAULT_SEED, repeats: int = 1, out: str | Path | None = None, config: Any = None,
             plot: bool = True, progress: bool = False, **options: Any):
-    """The strategy against the NullAgent baseline on common random numbers (``lobkit compare``).
+    """The strategy against its paper baseline on common random numbers (``lobkit compare``).
 
-    Returns the simulator's :class:`~lobkit.sim.runner.CompareResult` (``pairs`` frame: PnL and market impact
-    per seed pair; ``summary``: means with 95% confidence intervals). With ``out``, writes ``compare.json``,
-    ``pairs.parquet`` and ``compare.png``.
+    Returns the :class:`~lobkit.sim.results.CompareResult` (``pairs`` frame: PnL, paper PnL, impact cost and
+    market impact per seed pair; ``summary``: means with 95% confidence intervals and the coupling variance
+    ratio). With ``out``, writes ``compare.json``, ``pairs.parquet`` and ``compare.png``.
     """
-    from lobkit.sim.runner import compare as _compare
+    from lobkit.sim.experiments import compare as _compare
 
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"repeats must be an integer >= 1, got {repeats!r}")
     cfg = build_config(config, **options)
-    result = _compare(cfg, _seed(seed), repeats, progress=progress)
+    _check_out(out)
+    result = _compare(cfg, seed, repeats, progress=progress)
     if out is not None:
         from lobkit.sim.output import write_compare
 
@@ -92,30 +84,51 @@ def compare(*, seed: int = 7, repeats: int = 1, out: str | Path | None = None, c
     return result
 
 
-def sweep(grid: Any, *, repeats: int = 1, seed: int | None = 0, jobs: int = 1, out: str | Path = "sweeps/out",
+def impact(*, seed: Any = DEFAULT_SEED, lots: Any = (1, 5, 25, 100), pairs: int = 32, horizon: Any = "10min",
+           side: str = "buy", out: str | Path | None = None, config: Any = None, plot: bool = True,
+           progress: bool = False, **options: Any):
+    """An impulse-response experiment (``lobkit impact``): one market order of ``q`` lots for each ``q`` in
+    ``lots``, at the end of the warm-up, against the same market without it, over ``pairs`` seed pairs; the mean
+    mid difference and its 95% band as a function of the time since the order, up to ``horizon``.
+
+    Returns an :class:`~lobkit.sim.experiments.ImpactResult` (``curves``, ``final``, ``summary``). With ``out``,
+    writes ``impact.json``, ``impact.parquet`` and ``impact.png``.
+    """
+    from lobkit.sim.experiments import impulse_response
+
+    cfg = build_config(config, **options)
+    _check_out(out)
+    result = impulse_response(cfg, seed, lots=lots, pairs=pairs, horizon=horizon, side=side, progress=progress)
+    if out is not None:
+        from lobkit.sim.output import write_impact
+
+        write_impact(result, out, plot=plot)
+    return result
+
+
+def sweep(grid: Any, *, repeats: int = 1, seed: Any = DEFAULT_SEED, jobs: int = 1, out: str | Path = "sweeps/out",
           backend: str = "loky", scheduler: Any = None, resume: bool = False, record: bool = False,
           progress: bool = True, heatmap: bool | tuple[str, str | None] = True, metric: str = "final_pnl",
-          config: Any = None, on_invalid: Any = None, **options: Any):
+          config: Any = None, on_invalid: Any = None, **kwargs: Any):
     """A parameter sweep (``lobkit sweep``): see :func:`lobkit.sweeps.runner.sweep`.
 
-    ``grid`` is a grid string (``"short=3,5,10 long=20,50,100"``), a ``.toml`` path, a
-    ``{name: values}`` mapping or a :class:`~lobkit.sweeps.grid.Grid`; the other keywords (``duration``,
-    ``size``, ...) set the base configuration the grid varies. Returns a
+    ``grid`` is a grid string (``"short=3,5,10 long=20,50,100"``), a ``.toml`` path, a ``{name: values}`` mapping
+    or a :class:`~lobkit.sweeps.grid.Grid`; its names are options (:mod:`lobkit.sim.options`). The other keywords
+    (``duration``, ``size``, ...) set the base configuration the grid varies. Returns a
     :class:`~lobkit.sweeps.runner.SweepResult` (``.table()``, ``.summary()``, ``.best(k)``: Polars frames).
     """
     from lobkit.sweeps.runner import sweep as _sweep
 
-    base = build_config(config, **options)
+    sweep_only = {k: kwargs.pop(k) for k in ("overwrite",) if k in kwargs}
+    base = build_config(config, **kwargs)
     return _sweep(base, grid, repeats=repeats, seed=seed, jobs=jobs, out=out, backend=backend,
                   scheduler=scheduler, resume=resume, record=record, progress=progress, heatmap=heatmap,
-                  metric=metric, on_invalid=on_invalid)
+                  metric=metric, on_invalid=on_invalid, **sweep_only)
 
 
-def _seed(seed: Any):
-    import numpy as np
+def _check_out(out) -> None:
+    """Refuse an unusable output directory before anything runs (after the options are known to be good)."""
+    if out is not None:
+        from lobkit.sim.output import check_out_dir
 
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
+        check_out_dir(out)

@@ -21,3 +21,8 @@ class InputFormatError(LobkitError, ValueError):
 
 class ConfigError(LobkitError, ValueError):
     """A configuration value is invalid. The message names the field."""
+
+
+class AgentError(LobkitError):
+    """A strategic agent made a mistake (its ``act`` raised, returned something that is not a list of orders, or
+    an order that cannot be right). The message names the agent, the simulated time and the order."""

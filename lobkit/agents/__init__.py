@@ -1,36 +1,29 @@
-"""Agents: the :class:`Agent` base class, the built-in strategies and the background order flow.
+"""Agents: the :class:`Agent` base class, the built-in strategies and the agent registry.
 
-* :class:`Agent` (subclass it: override ``act(view) -> list[Order]``), :class:`Order`, :class:`MarketView`;
+* :class:`Agent` (subclass it: ``Params`` dataclass + ``act(view) -> list[Order]``), :class:`Order`,
+  :class:`MarketView`;
 * :class:`NullAgent` (does nothing: the counterfactual baseline), :class:`MomentumAgent` (moving-average
   crossover), :class:`StrategicAgent` (the placeholder to edit);
-* :class:`BackgroundTrader` (the parametric Hawkes order flow that makes the market).
+* :func:`register_agent`, :func:`agent_class`, :func:`agent_names`: strategies by name;
+* :func:`make_agent`: the agent of an :class:`~lobkit.sim.config.AgentConfig`.
 
-:func:`make_agent` builds the agent of an :class:`~lobkit.sim.config.AgentConfig`.
+The background order flow that makes the market is an order-flow model: :mod:`lobkit.flows`.
 """
 
 from __future__ import annotations
 
-from lobkit.agents.background import BackgroundTrader
-from lobkit.agents.base import BUY, SELL, Agent, MarketView, OpenOrder, Order
-from lobkit.agents.momentum import MomentumAgent
+from lobkit.agents.base import BUY, SELL, Agent, MarketView, NoParams, OpenOrder, Order
+from lobkit.agents.impulse import ImpulseAgent, ImpulseParams
+from lobkit.agents.momentum import MomentumAgent, MomentumParams
 from lobkit.agents.null import NullAgent
-from lobkit.agents.strategic import StrategicAgent
+from lobkit.agents.registry import AGENTS, agent_class, agent_names, register_agent
+from lobkit.agents.strategic import StrategicAgent, StrategicParams
 
-__all__ = ["Agent", "Order", "MarketView", "OpenOrder", "BUY", "SELL", "NullAgent", "MomentumAgent",
-           "StrategicAgent", "BackgroundTrader", "make_agent"]
+__all__ = ["Agent", "Order", "MarketView", "OpenOrder", "NoParams", "BUY", "SELL", "NullAgent", "MomentumAgent",
+           "MomentumParams", "StrategicAgent", "StrategicParams", "ImpulseAgent", "ImpulseParams", "AGENTS", "register_agent", "agent_class",
+           "agent_names", "make_agent"]
 
 
 def make_agent(cfg, jit: bool = True) -> Agent:
     """The agent described by an :class:`~lobkit.sim.config.AgentConfig` (``jit=False``: Python forms)."""
-    common = dict(size=cfg.size, max_position=cfg.max_position, interval_ns=cfg.interval_ns,
-                  fee_per_lot=cfg.fee_per_lot, fee_bps=cfg.fee_bps)
-    if cfg.name == "momentum":
-        return MomentumAgent(short=cfg.short, long=cfg.long, order_type=cfg.order_type,
-                             limit_offset=cfg.limit_offset, jit=jit, **common)
-    if cfg.name == "null":
-        return NullAgent(jit=jit, **common)
-    if cfg.name == "strategic":
-        return StrategicAgent(imbalance=cfg.imbalance, **common)
-    from lobkit.errors import ConfigError
-
-    raise ConfigError(f"name: unknown agent {cfg.name!r}")
+    return cfg.agent_class.from_config(cfg, jit=jit)

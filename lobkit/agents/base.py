@@ -34,14 +34,15 @@ of the agent object are refreshed before every ``act`` and at the end of the run
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from lobkit.engine.messages import BUY, SELL
 from lobkit.errors import ConfigError
+from lobkit.validate import show
 
-__all__ = ["Agent", "Order", "MarketView", "OpenOrder", "BUY", "SELL"]
+__all__ = ["Agent", "Order", "MarketView", "OpenOrder", "NoParams", "BUY", "SELL"]
 
 NS_PER_S = 1_000_000_000
 
@@ -50,9 +51,11 @@ NS_PER_S = 1_000_000_000
 class Order:
     """One instruction from an agent: a market order, a limit order or a cancellation.
 
-    Build them with :meth:`market`, :meth:`limit` and :meth:`cancel`. After submission the simulator fills in
-    ``oid`` (the order's id), ``status`` (an engine status code, 0 = OK) and ``filled`` (lots traded at once, or
-    lots cancelled).
+    Build them with :meth:`market`, :meth:`limit` and :meth:`cancel`, which check their arguments at once
+    (:class:`~lobkit.errors.ConfigError` naming the field): ``side`` BUY (+1) or SELL (-1), ``size`` an integer
+    number of lots in ``[1, 1,000,000]``, ``price`` an integer number of ticks in ``[1, 2**60]``. After submission
+    the simulator fills in ``oid`` (the order's id), ``status`` (an engine status code, 0 = OK; see
+    :data:`lobkit.engine.STATUS_NAMES`) and ``filled`` (lots traded at once, or lots cancelled).
     """
 
     kind: str  # "market" | "limit" | "cancel"
@@ -67,28 +70,50 @@ class Order:
     @classmethod
     def market(cls, side: int, size: int) -> Order:
         """Buy (``side=BUY``) or sell ``size`` lots at the best prices available now."""
-        return cls("market", side=side, size=size)
+        o = cls("market", side=side, size=size)
+        o.check()
+        return o
 
     @classmethod
     def limit(cls, side: int, price: int, size: int, ioc: bool = False) -> Order:
         """A limit order at ``price`` ticks: trades what crosses, the rest rests (unless ``ioc``)."""
-        return cls("limit", side=side, size=size, price=price, ioc=ioc)
+        o = cls("limit", side=side, size=size, price=price, ioc=ioc)
+        o.check()
+        return o
 
     @classmethod
     def cancel(cls, oid: int) -> Order:
         """Cancel one of the agent's resting orders (unknown or already filled ids are ignored)."""
-        return cls("cancel", oid=oid)
+        o = cls("cancel", oid=oid)
+        o.check()
+        return o
 
     def check(self) -> None:
-        """Raise :class:`ConfigError` for an order that cannot be right (bad side, size, kind)."""
+        """Raise :class:`ConfigError` for an order that cannot be right (kind, side, size, price, id)."""
+        from lobkit.engine.book import PRICE_LIMIT
+        from lobkit.sim.config import MAX_AGENT_LOTS
+        from lobkit.validate import check_value
+
         if self.kind == "cancel":
+            check_value("order id", self.oid, "int", lo=-(2**63), hi=2**63 - 1)
             return
         if self.kind not in ("market", "limit"):
-            raise ConfigError(f"order kind: expected market, limit or cancel, got {self.kind!r}")
-        if self.side not in (BUY, SELL):
-            raise ConfigError(f"order side: expected BUY (1) or SELL (-1), got {self.side!r}")
-        if not isinstance(self.size, int | np.integer) or self.size < 1:
-            raise ConfigError(f"order size: expected an integer >= 1 lot, got {self.size!r}")
+            raise ConfigError(f"order kind: expected market, limit or cancel, got {show(self.kind)}")
+        if isinstance(self.side, bool) or self.side not in (BUY, SELL):
+            raise ConfigError(f"order side: expected BUY (1) or SELL (-1), got {show(self.side)}")
+        check_value("order size", self.size, "int", lo=1, hi=MAX_AGENT_LOTS, unit="lots")
+        if self.kind == "limit":
+            check_value("order price", self.price, "int", lo=1, hi=PRICE_LIMIT, unit="ticks")
+            check_value("order ioc", self.ioc, "bool")
+
+    def describe(self) -> str:
+        """One line: ``limit BUY 3 @ 10012 ticks``, ``market SELL 1``, ``cancel 281474976710657``."""
+        if self.kind == "cancel":
+            return f"cancel {show(self.oid)}"
+        side = {BUY: "BUY", SELL: "SELL"}.get(self.side, show(self.side))
+        if self.kind == "limit":
+            return f"limit{' IOC' if self.ioc is True else ''} {side} {show(self.size)} @ {show(self.price)} ticks"
+        return f"{self.kind} {side} {show(self.size)}"
 
 
 @dataclass(frozen=True)
@@ -139,15 +164,25 @@ class MarketView:
 RECENT_DTYPE = np.dtype([("ts", np.int64), ("price", np.int64), ("size", np.int64), ("aggressor", np.int64)])
 
 
-class Agent:
-    """Base class of every agent. Subclass it and override :meth:`act`.
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of an agent that has none of its own."""
 
-    Parameters:
+
+class Agent:
+    """Base class of every agent. Subclass it and override :meth:`act`; register it with
+    :func:`lobkit.agents.register_agent` to run it by name (``--agent NAME``).
+
+    Parameters every agent has (validated like :class:`~lobkit.sim.config.AgentConfig`):
         interval_ns: decision interval in simulated ns (default 1 s). The first decision is at the end of the
             warm-up.
-        size: the usual order size in lots; max_position: the largest absolute position (lots) the helpers
+        size: the usual order size in lots; max_position: the largest absolute position (lots) the helper
             :meth:`orders_to` will take (``None``: ``size``).
         fee_per_lot / fee_bps: fees charged on each of the agent's fills (currency per lot, basis points).
+
+    The agent's own parameters: a frozen dataclass ``Params`` (class attribute; default :class:`NoParams`), given
+    as ``params=`` or as keyword arguments (``MomentumAgent(short=3, long=20)``), kept in :attr:`params` and
+    validated by the dataclass.
 
     Accounts, refreshed by the simulator: ``id`` (owner id in the book), ``cash`` (ticks x lots), ``inventory``
     (lots), ``fees`` and ``realised_pnl`` and ``pnl`` (mark-to-market, fees deducted) in currency,
@@ -155,21 +190,32 @@ class Agent:
     """
 
     name = "agent"
+    Params: type = NoParams
+    cli_options = True  # the CLI gives a built-in agent's parameters options of their own (--short, ...)
 
-    def __init__(self, interval_ns: int = NS_PER_S, size: int = 1, max_position: int | None = None,
-                 fee_per_lot: float = 0.0, fee_bps: float = 0.0):
-        if not isinstance(interval_ns, int) or interval_ns < 1_000_000:
-            raise ConfigError(f"interval_ns: must be an integer >= 1 ms, got {interval_ns!r}")
-        if not isinstance(size, int) or size < 1:
-            raise ConfigError(f"size: must be an integer >= 1 (lots), got {size!r}")
-        max_position = size if max_position is None else max_position
-        if not isinstance(max_position, int) or max_position < size:
-            raise ConfigError(f"max_position: must be an integer >= size ({size}), got {max_position!r}")
-        if fee_per_lot < 0 or fee_bps < 0:
-            raise ConfigError(f"fee_per_lot / fee_bps: must be >= 0, got {fee_per_lot!r} / {fee_bps!r}")
-        self.interval_ns = interval_ns
-        self.size = size
-        self.max_position = max_position
+    def __init__(self, params=None, *, interval_ns: int = NS_PER_S, size: int = 1, max_position: int | None = None,
+                 fee_per_lot: float = 0.0, fee_bps: float = 0.0, **param_values):
+        from lobkit.sim.config import AgentConfig
+
+        if params is None:
+            try:
+                params = self.Params(**param_values)
+            except TypeError as exc:
+                known = ", ".join(f.name for f in fields(self.Params)) or "none"
+                raise ConfigError(f"{type(self).__name__}: {exc}; its parameters are {known}") from None
+        elif param_values:
+            raise ConfigError(f"{type(self).__name__}: give params= or parameter keywords, not both")
+        elif not isinstance(params, self.Params):
+            raise ConfigError(f"params: {type(self).__name__} takes {self.Params.__name__}, got "
+                              f"{type(params).__name__}")
+        # the common fields are checked exactly as a configuration checks them
+        common = dict(size=size, max_position=max_position, interval_ns=interval_ns, fee_per_lot=fee_per_lot,
+                      fee_bps=fee_bps)
+        AgentConfig._check_common(**common)
+        self.params = params
+        self.interval_ns = int(interval_ns)
+        self.size = int(size)
+        self.max_position = int(size if max_position is None else max_position)
         self.fee_per_lot = float(fee_per_lot)
         self.fee_bps = float(fee_bps)
         self.id = -1
@@ -180,16 +226,36 @@ class Agent:
         self.pnl = 0.0
         self.n_trades = 0
 
+    @classmethod
+    def from_config(cls, cfg, jit: bool = True) -> Agent:
+        """The agent of an :class:`~lobkit.sim.config.AgentConfig` (``jit=False``: the Python form of an agent
+        that also has a jitted one)."""
+        kw = dict(size=cfg.size, max_position=cfg.max_position, interval_ns=cfg.interval_ns,
+                  fee_per_lot=cfg.fee_per_lot, fee_bps=cfg.fee_bps)
+        if cls.has_jitted_form:
+            kw["jit"] = jit
+        return cls(cfg.params, **kw)
+
     # -- the hook -------------------------------------------------------------------------------------------
     def act(self, view: MarketView) -> list[Order]:
         """Decide: return the orders to send now (an empty list to do nothing)."""
         return []
 
+    def run_summary(self, row: np.ndarray) -> dict:
+        """Numbers of this agent for the run's summary (e.g. the momentum agent's crossovers). ``row``: the
+        agent's int64 row of the loop's agent table (columns ``AG_*`` of :mod:`lobkit.agents.nb`)."""
+        return {}
+
     # -- the fast path --------------------------------------------------------------------------------------
+    has_jitted_form = False  # the class has a jitted form (its constructor takes jit=)
     jitted = False  # True when the simulator should run the agent's jitted form instead of calling act()
 
     def jit_row(self) -> np.ndarray | None:
-        """The agent's row of the loop's ``ag`` array when it has a jitted form (built-in agents), else None."""
+        """The agent's row of the loop's agent table when it has a jitted form (built-in agents), else None."""
+        return None
+
+    def schedule(self) -> np.ndarray | None:
+        """A replay agent's orders (int64[N, SCHEDULE_COLS] rows of :mod:`lobkit.agents.nb`, by time), else None."""
         return None
 
     # -- helpers for subclasses -----------------------------------------------------------------------------
@@ -202,6 +268,11 @@ class Agent:
         if q:
             out.append(Order.market(BUY if q > 0 else SELL, abs(q)))
         return out
+
+    def describe(self) -> str:
+        """``name (module.Class)`` for messages."""
+        cls = type(self)
+        return f"{self.name!r} ({cls.__module__}.{cls.__qualname__})"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id}, inventory={self.inventory}, pnl={self.pnl:.4g})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from lobkit.agents.base import BUY, SELL, Agent, MarketView, Order
@@ -12,17 +14,44 @@ from lobkit.agents.nb import (
     AG_LONG,
     AG_MAXPOS,
     AG_MOMENTUM,
+    AG_N_CROSSOVERS,
     AG_OFFSET,
-    AG_OTYPE,
+    AG_ORDER_TYPE,
     AG_RESTING,
     AG_SHORT,
     AG_SIZE,
-    OTYPE_LIMIT,
-    OTYPE_MARKET,
+    ORDER_TYPE_LIMIT,
+    ORDER_TYPE_MARKET,
 )
+from lobkit.agents.registry import register_agent
 from lobkit.errors import ConfigError
+from lobkit.validate import check_field, show
+
+ORDER_TYPES = ("market", "limit")
 
 
+@dataclass(frozen=True)
+class MomentumParams:
+    """short / long: moving-average windows in samples (one sample per decision interval), 1 <= short < long
+    <= 100,000. order_type: ``"market"`` or ``"limit"`` (a marketable limit order ``limit_offset`` ticks through
+    the touch, 0 to 1,000,000; its unfilled rest rests until the next crossover)."""
+
+    short: int = field(default=5, metadata={"help": "Short moving-average window (samples)."})
+    long: int = field(default=20, metadata={"help": "Long moving-average window (samples)."})
+    order_type: str = field(default="market", metadata={"help": "market or limit (marketable limit orders)."})
+    limit_offset: int = field(default=0, metadata={"help": "Ticks through the touch of marketable limit orders."})
+
+    def __post_init__(self):
+        check_field(self, "short", "int", lo=1, hi=99_999)
+        check_field(self, "long", "int", lo=2, hi=100_000)
+        if self.short >= self.long:
+            raise ConfigError(f"short: must be smaller than long, got short={self.short} >= long={self.long}")
+        if self.order_type not in ORDER_TYPES:
+            raise ConfigError(f"order_type: choose one of {', '.join(ORDER_TYPES)}, got {show(self.order_type)}")
+        check_field(self, "limit_offset", "int", lo=0, hi=1_000_000, unit="ticks")
+
+
+@register_agent
 class MomentumAgent(Agent):
     """Trend follower on two moving averages of the mid.
 
@@ -41,24 +70,11 @@ class MomentumAgent(Agent):
     """
 
     name = "momentum"
+    Params = MomentumParams
+    has_jitted_form = True
 
-    def __init__(self, short: int = 5, long: int = 20, size: int = 1, max_position: int | None = None,
-                 interval_ns: int = 1_000_000_000, order_type: str = "market", limit_offset: int = 0,
-                 fee_per_lot: float = 0.0, fee_bps: float = 0.0, jit: bool = True):
-        super().__init__(interval_ns=interval_ns, size=size, max_position=max_position, fee_per_lot=fee_per_lot,
-                         fee_bps=fee_bps)
-        if not isinstance(short, int) or short < 1:
-            raise ConfigError(f"short: must be an integer >= 1, got {short!r}")
-        if not isinstance(long, int) or long <= short:
-            raise ConfigError(f"short: must be smaller than long, got short={short} >= long={long}")
-        if order_type not in ("market", "limit"):
-            raise ConfigError(f"order_type: choose market or limit, got {order_type!r}")
-        if not isinstance(limit_offset, int) or limit_offset < 0:
-            raise ConfigError(f"limit_offset: must be an integer >= 0, got {limit_offset!r}")
-        self.short = short
-        self.long = long
-        self.order_type = order_type
-        self.limit_offset = limit_offset
+    def __init__(self, params: MomentumParams | None = None, *, jit: bool = True, **kw):
+        super().__init__(params, **kw)
         self.jitted = bool(jit)
         self._hist: list[int] = []
         self._last_sig = 0
@@ -67,12 +83,13 @@ class MomentumAgent(Agent):
     # the rule, integer-exact like the jitted form
     def signal_target(self, mid2: int) -> int | None:
         """Record one mid sample (half-ticks); the target position on a new crossover, else None."""
+        short, long_ = self.params.short, self.params.long
         self._hist.append(int(mid2))
-        if len(self._hist) > self.long:
+        if len(self._hist) > long_:
             del self._hist[0]
-        if len(self._hist) < self.long:
+        if len(self._hist) < long_:
             return None
-        diff = sum(self._hist[-self.short:]) * self.long - sum(self._hist) * self.short
+        diff = sum(self._hist[-short:]) * long_ - sum(self._hist) * short
         if diff == 0:
             return None
         sig = 1 if diff > 0 else -1
@@ -91,12 +108,13 @@ class MomentumAgent(Agent):
         if q == 0:
             return out
         side = BUY if q > 0 else SELL
-        if self.order_type == "market":
+        offset = self.params.limit_offset
+        if self.params.order_type == "market":
             out.append(Order.market(side, abs(q)))
         elif side == BUY and view.best_ask is not None:
-            out.append(Order.limit(BUY, view.best_ask + self.limit_offset, abs(q)))
-        elif side == SELL and view.best_bid is not None:
-            out.append(Order.limit(SELL, view.best_bid - self.limit_offset, abs(q)))
+            out.append(Order.limit(BUY, view.best_ask + offset, abs(q)))
+        elif side == SELL and view.best_bid is not None and view.best_bid - offset >= 1:
+            out.append(Order.limit(SELL, view.best_bid - offset, abs(q)))
         return out
 
     def jit_row(self) -> np.ndarray:
@@ -105,9 +123,12 @@ class MomentumAgent(Agent):
         row[AG_SIZE] = self.size
         row[AG_MAXPOS] = self.max_position
         row[AG_INTERVAL] = self.interval_ns
-        row[AG_SHORT] = self.short
-        row[AG_LONG] = self.long
-        row[AG_OTYPE] = OTYPE_MARKET if self.order_type == "market" else OTYPE_LIMIT
-        row[AG_OFFSET] = self.limit_offset
+        row[AG_SHORT] = self.params.short
+        row[AG_LONG] = self.params.long
+        row[AG_ORDER_TYPE] = ORDER_TYPE_MARKET if self.params.order_type == "market" else ORDER_TYPE_LIMIT
+        row[AG_OFFSET] = self.params.limit_offset
         row[AG_RESTING] = -1
         return row
+
+    def run_summary(self, row: np.ndarray) -> dict:
+        return {"n_crossovers": int(row[AG_N_CROSSOVERS]) if self.jitted else self.n_crossovers}

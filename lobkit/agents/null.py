@@ -6,16 +6,19 @@ import numpy as np
 
 from lobkit.agents.base import Agent, MarketView, Order
 from lobkit.agents.nb import AG_COLS, AG_INTERVAL, AG_KIND, AG_NULL, AG_RESTING
+from lobkit.agents.registry import register_agent
 
 
+@register_agent
 class NullAgent(Agent):
     """Never trades. A run with a NullAgent is the market as it would have been without the strategy; with the
     same seed, it equals the baseline of :func:`lobkit.sim.compare` to the bit."""
 
     name = "null"
+    has_jitted_form = True
 
-    def __init__(self, interval_ns: int = 1_000_000_000, jit: bool = True, **kw):
-        super().__init__(interval_ns=interval_ns, **kw)
+    def __init__(self, params=None, *, jit: bool = True, **kw):
+        super().__init__(params, **kw)
         self.jitted = bool(jit)
 
     def act(self, view: MarketView) -> list[Order]:

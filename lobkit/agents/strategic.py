@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from lobkit.agents.base import Agent, MarketView, Order
+from lobkit.agents.registry import register_agent
 from lobkit.errors import ConfigError
+from lobkit.validate import check_field
 
 
+@dataclass(frozen=True)
+class StrategicParams:
+    """imbalance: the rule's threshold, in (0.5, 1): long when the bid holds at least this share of the touch
+    volume, short when it holds at most ``1 - imbalance``."""
+
+    imbalance: float = field(default=0.7, metadata={"help": "Touch-volume share of the bid that makes the strategic "
+                                                          "agent go long (1 - it: short)."})
+
+    def __post_init__(self):
+        check_field(self, "imbalance", "number")
+        if not 0.5 < self.imbalance < 1:
+            raise ConfigError(f"imbalance: must be in (0.5, 1), got {self.imbalance:g}")
+
+
+@register_agent
 class StrategicAgent(Agent):
     """A documented starting point for a strategy of your own (runs in Python: the slow path).
-
-    Parameters (all from :class:`lobkit.sim.config.AgentConfig` when built by the CLI):
-        size: lots per position (the target is +-size); max_position: hard limit on |position|;
-        interval_ns: how often :meth:`act` is called; imbalance: the rule's threshold.
 
     The rule shipped here is deliberately simple, a queue-imbalance signal: when the bid's touch size is at
     least ``imbalance`` of the touch volume (buyers queueing), go long ``size``; when it is at most
@@ -20,23 +35,16 @@ class StrategicAgent(Agent):
     """
 
     name = "strategic"
-
-    def __init__(self, size: int = 1, max_position: int | None = None, interval_ns: int = 1_000_000_000,
-                 imbalance: float = 0.7, fee_per_lot: float = 0.0, fee_bps: float = 0.0):
-        super().__init__(interval_ns=interval_ns, size=size, max_position=max_position, fee_per_lot=fee_per_lot,
-                         fee_bps=fee_bps)
-        if not 0.5 < imbalance < 1:
-            raise ConfigError(f"imbalance: must be in (0.5, 1), got {imbalance!r}")
-        self.imbalance = imbalance
+    Params = StrategicParams
 
     def act(self, view: MarketView) -> list[Order]:
         touch = view.bid_size + view.ask_size
         if touch == 0:
             return []
         share = view.bid_size / touch
-        if share >= self.imbalance:
+        if share >= self.params.imbalance:
             target = self.size
-        elif share <= 1.0 - self.imbalance:
+        elif share <= 1.0 - self.params.imbalance:
             target = -self.size
         else:
             return []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from lobkit.cli.sim import _clear_errors, config_from_options, market_agent_options
+from lobkit.cli.sim import agent_options, market_options, options_from_cli, seed_from_cli
 from lobkit.errors import ConfigError
 
 
@@ -53,10 +53,10 @@ def register(group: click.Group) -> None:
 
     @group.command("sweep")
     @_sweep_options
-    @market_agent_options
-    @_clear_errors
+    @agent_options
+    @market_options
     def sweep_cmd(grid_text, grid_file, repeats, jobs, out, resume, backend, scheduler, record, top, rank_by,
-                  heatmap_axes, metric, progress, **market_agent):
+                  heatmap_axes, metric, progress, seed, **market_agent):
         """Run a grid of agent/market parameters x repeats in parallel.
 
         Each finished configuration is written to OUT/results/ as soon as its last run is back (Ctrl-C
@@ -83,8 +83,8 @@ def register(group: click.Group) -> None:
                 if p not in grid.names:
                     raise ConfigError(f"--heatmap: {p!r} is not a swept parameter ({', '.join(grid.names)})")
 
-        seed = market_agent["seed"]
-        base = config_from_options(record=record, **market_agent)
+        seed = seed_from_cli(seed)
+        base = api.build_config(record=record, **options_from_cli(market_agent))
         n_invalid = 0
 
         def on_invalid(pt):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from lobkit.sim import AgentConfig, MarketConfig, RunConfig, parse_duration
+from lobkit.sim import MarketConfig, RunConfig, parse_duration
+from lobkit.sim.options import apply_options
 
 
-def small_cfg(duration="3min", warmup="30s", record=False, **agent) -> RunConfig:
+def small_cfg(duration="3min", warmup="30s", record=False, name=None, **options) -> RunConfig:
+    """A short run; ``name`` is the agent, ``options`` any other option (``short=3``, ``size=2``, ...)."""
     market = MarketConfig(duration_ns=parse_duration(duration), warmup_ns=parse_duration(warmup))
-    return RunConfig(market=market, agent=AgentConfig(**agent), record=record)
+    return apply_options(RunConfig(market=market, record=record), {"agent": name, **options})
 
 
 @pytest.fixture

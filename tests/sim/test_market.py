@@ -7,15 +7,14 @@ import pytest
 
 from lobkit.sim import AgentConfig, MarketConfig, RunConfig, Simulation, parse_duration, simulate
 from lobkit.sim import nb as snb
+from lobkit.sim.options import apply_options
 from tests.conftest import require_data
 
 
 @pytest.fixture(scope="module")
 def long_run():
-    cfg = RunConfig(
-        MarketConfig(duration_ns=parse_duration("4h"), warmup_ns=parse_duration("5min")),
-        AgentConfig(name="momentum", size=2),
-    )
+    cfg = RunConfig(MarketConfig(duration_ns=parse_duration("4h"), warmup_ns=parse_duration("5min")),
+                    agent=AgentConfig(name="momentum", size=2))
     sim = Simulation(cfg, 2024)
     res = sim.run()
     return sim, res
@@ -23,9 +22,9 @@ def long_run():
 
 def test_book_never_empty(long_run):
     sim, res = long_run
-    assert int(sim.sm.sv[snb.SV_N_EMPTY]) == 0  # after every single background event both sides were non-empty
+    assert int(sim.state.scalars[snb.S_N_EMPTY_AFTER_EVENT]) == 0  # after every background event, both sides
     assert res.summary["empty_side_samples"] == 0
-    assert res.summary["rejected_orders"] == 0
+    assert res.summary["rejected_orders"] == 0 and res.summary["background_rejected_orders"] == 0
 
 
 def test_spread_and_depth_stationary(long_run):
@@ -58,16 +57,8 @@ def test_lively_with_activity_and_volatility_clustering(long_run):
 
 def test_initial_book_from_real_snapshot():
     path = require_data("lob-btc.db")
-    cfg = RunConfig(
-        MarketConfig(
-            duration_ns=parse_duration("2min"),
-            warmup_ns=parse_duration("30s"),
-            snapshot=str(path),
-            lot_size=0.01,
-            window=1 << 14,
-        ),
-        AgentConfig(),
-    )
+    cfg = apply_options(None, dict(duration="2min", warmup="30s", snapshot=str(path), lot_size=0.01,
+                                   window=1 << 14))
     res = simulate(cfg, 1)
     assert 200 < res.summary["mid_start"] < 300  # Bitstamp BTC/USD, 2015-05-01
     assert res.summary["empty_side_samples"] == 0

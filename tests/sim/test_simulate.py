@@ -50,7 +50,7 @@ def test_same_result_in_another_process():
     code = (
         "import json\nfrom lobkit.sim import *\n"
         "m = MarketConfig(duration_ns=parse_duration('3min'), warmup_ns=parse_duration('30s'))\n"
-        "cfg = RunConfig(m, AgentConfig())\n"
+        "cfg = RunConfig(market=m)\n"
         "print(json.dumps(simulate(cfg, 3).summary))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -72,10 +72,11 @@ def test_tiny_log_buffers_flush_without_changing_results(monkeypatch):
     cfg = small_cfg(record=True)
     ref = simulate(cfg, 8)
     sim = Simulation(cfg, 8)
-    sim._flush()  # the initial book was logged into the big buffers
+    sim.flush_logs()  # the initial book was logged into the big buffers
     # shrink the logs so that the loop must return to flush many times
-    sim.sm = sim.sm._replace(
-        ro=np.zeros((64, snb.RO_COLS), np.int64), rt=np.zeros((sim.cfg.market.capacity + 64, 8), np.int64)
+    sim.state = sim.state._replace(
+        order_log=np.zeros((64, snb.LOG_COLS), np.int64), trade_log=np.zeros((sim.cfg.market.capacity + 64, 8), np.int64),
+        agent_log=np.zeros((16, snb.LOG_COLS), np.int64)
     )
     res = sim.run()
     assert_same_run(ref, res)
@@ -139,10 +140,10 @@ def test_accounting_conserved_and_fees():
     cfg = small_cfg(record=True, size=4, max_position=4, fee_per_lot=0.002, fee_bps=1.5, short=3, long=8)
     sim = Simulation(cfg, 17)
     res = sim.run()
-    acc = sim.sm.acc
+    acc = sim.state.accounts
     # every fill moves cash and lots between two owners: totals are conserved exactly
     assert acc[:, snb.A_CASH].sum() == 0
-    assert acc[:, snb.A_INV].sum() == 0
+    assert acc[:, snb.A_INVENTORY].sum() == 0
     # the agent's cash and inventory are the sum of its fills
     tr = res.trades
     buy = ((tr["taker_owner"] == 0) & (tr["aggressor"] == BUY)) | ((tr["maker_owner"] == 0) & (tr["aggressor"] == SELL))
@@ -154,7 +155,7 @@ def test_accounting_conserved_and_fees():
     cash = (tr.filter(sell)["size"] * tr.filter(sell)["price"]).sum() - (
         tr.filter(buy)["size"] * tr.filter(buy)["price"]
     ).sum()
-    assert acc[0, snb.A_INV] == inv == res.summary["final_position"]
+    assert acc[0, snb.A_INVENTORY] == inv == res.summary["final_position"]
     assert acc[0, snb.A_CASH] == cash
     # fees: per lot and bps of notional, on every fill of the agent (twice for a self-match)
     mine = tr.filter(buy | sell)
@@ -232,8 +233,11 @@ def test_python_agent_limit_orders_and_cancels():
     agent = Quoter()
     res = simulate(cfg, 3, agent=agent)
     mine = res.orders.filter(pl.col("owner") == 0)
-    assert mine.filter(pl.col("op") == 1).height > 20
-    assert mine.filter(pl.col("op") == 3).height > 10
+    limits, cancels = mine.filter(pl.col("op") == 1), mine.filter(pl.col("op") == 3)
+    assert limits.height > 20 and cancels.height > 3
+    assert set(cancels["oid"]) <= set(limits["oid"])  # only its own orders, each once
+    assert cancels["oid"].n_unique() == cancels.height
+    # every quote was filled, cancelled or is still resting: lots bought + cancelled + resting = lots quoted
     assert res.summary["final_position"] >= 0
 
 

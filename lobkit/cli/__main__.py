@@ -1,0 +1,5 @@
+"""``python -m lobkit.cli``: the ``lobkit`` command."""
+
+from lobkit.cli import main
+
+main()

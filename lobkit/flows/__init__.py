@@ -1,0 +1,20 @@
+"""Order-flow models: what makes the background market (see :mod:`lobkit.flows.base`).
+
+* :class:`FlowModel` (subclass it), :func:`register_flow`, :func:`flow_class`, :data:`FLOWS`;
+* ``hawkes``: :class:`lobkit.flows.hawkes.HawkesFlow`, the parametric Hawkes flow (the default);
+* the jitted interface the simulation loop calls: :mod:`lobkit.flows.nb`.
+"""
+
+from __future__ import annotations
+
+from lobkit.flows.base import FLOWS, FlowModel, flow_class, flow_state_type, parse_flow_spec, register_flow
+from lobkit.flows.hawkes import HawkesFlow, HawkesParams
+from lobkit.flows.nb import EVENT_NAMES, N_EVENT_TYPES
+
+__all__ = ["FLOWS", "FlowModel", "flow_class", "flow_state_type", "parse_flow_spec", "register_flow", "HawkesFlow",
+           "HawkesParams", "EVENT_NAMES", "N_EVENT_TYPES", "flow_names"]
+
+
+def flow_names() -> list[str]:
+    """The registered order-flow models."""
+    return FLOWS.names()
