@@ -1,22 +1,27 @@
 """Sweep throughput: simulations per second with 1 and 2 workers, and a 1,000 x 100,000-event sweep.
 
     .venv/bin/python benchmarks/sweep_throughput.py --json
+    .venv/bin/python benchmarks/sweep_throughput.py --json --out benchmarks/results/sweep.json
     .venv/bin/python benchmarks/sweep_throughput.py --configs 100 --big 0 --rounds 1     # quick look
 
-The measuring code lives in :mod:`lobkit.sweeps.bench` (also behind the sweep keys of
-``benchmarks/simulate.py``); see its docstring and ``docs/sweeps.md`` for what is measured and the figures.
+The JSON holds the measured keys, ``date`` (UTC, ISO 8601) and ``machine`` (CPU model, cores, usable cores,
+memory, OS and library versions): a figure means little without them on a shared machine. The measuring code
+lives in :mod:`lobkit.sweeps.bench` (also behind the sweep keys of ``benchmarks/simulate.py``); see its
+docstring and ``docs/sweeps.md`` for what is measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lobkit.sweeps.bench import sweep_benchmark, sweep_throughput  # noqa: E402
+from lobkit.sweeps.bench import machine_description, sweep_benchmark, sweep_throughput  # noqa: E402
 
 __all__ = ["main", "sweep_benchmark", "sweep_throughput"]
 
@@ -28,10 +33,22 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--big", type=int, default=1000, help="configurations of the big sweep (0: skip it)")
     p.add_argument("--rounds", type=int, default=2, help="alternating 1-/2-worker rounds (fastest counts)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", type=Path, help="also write the JSON object to this file (atomically)")
     a = p.parse_args(argv)
-    out = sweep_benchmark(configs=a.configs, events=a.events, big=a.big, rounds=a.rounds)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    figures = sweep_benchmark(configs=a.configs, events=a.events, big=a.big, rounds=a.rounds)
+    out = {"benchmark": "sweep_throughput", "date": started.isoformat().replace("+00:00", "Z"),
+           "machine": machine_description(),
+           "parameters": {"configs": a.configs, "events": a.events, "big": a.big, "rounds": a.rounds},
+           **figures}
+    text = json.dumps(out, indent=2)
+    if a.out is not None:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = a.out.with_name(f".{a.out.name}.{os.getpid()}.tmp")
+        tmp.write_text(text + "\n")
+        os.replace(tmp, a.out)
     if a.json:
-        print(json.dumps(out, indent=2))
+        print(text)
     else:
         for k, v in out.items():
             print(f"{k:<32} {v:,.3f}" if isinstance(v, float) else f"{k:<32} {v}")

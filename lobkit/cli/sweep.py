@@ -1,12 +1,17 @@
 """``lobkit sweep``: a parameter grid x repeats, in parallel, streamed to Parquet, with a heatmap.
 
-A thin layer over :func:`lobkit.api.sweep`; takes the same market and agent options as ``lobkit run``
-(:func:`lobkit.cli.sim.market_agent_options`, turned into the base configuration by
-:func:`lobkit.cli.sim.config_from_options`), which the grid then varies.
+A thin layer over :func:`lobkit.sweeps.runner.sweep` (what :func:`lobkit.api.sweep` calls); takes the same
+market and agent options as ``lobkit run`` (:func:`lobkit.cli.sim.market_options`, :func:`lobkit.cli.sim.
+agent_options`, read by :mod:`lobkit.sim.options`), which give the base configuration the grid then varies.
+
+Exit codes: 0 done; 2 bad input (options, grid, a directory that already holds results, a damaged results
+file), before anything runs; 1 the sweep could not go on (a worker died, the disk refused a part); 130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP (128 + the signal: the workers are killed, finished configurations kept).
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -26,10 +31,13 @@ def _sweep_options(fn):
         click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Simulations per configuration, each with its own child seed."),
         click.option("--jobs", type=int, default=1, show_default=True,
-                     help="Worker processes (-1: all cores); local Dask workers with --backend dask and no scheduler."),
+                     help="Worker processes (-1: all cores), at most one per usable core and per simulation to run; "
+                          "local Dask workers with --backend dask and no scheduler."),
         click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sweeps/out"),
                      show_default=True, help="The sweep directory (results/, sweep.json, heatmap.png)."),
         click.option("--resume", is_flag=True, help="Continue the sweep in --out: skip finished configurations."),
+        click.option("--force", is_flag=True,
+                     help="Start over in --out: delete the previous sweep's results there first (only those)."),
         click.option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
                      help="loky: local processes (joblib); dask: a distributed cluster."),
         click.option("--scheduler", metavar="tcp://HOST:PORT", help="The Dask scheduler (with --backend dask)."),
@@ -55,23 +63,27 @@ def register(group: click.Group) -> None:
     @_sweep_options
     @agent_options
     @market_options
-    def sweep_cmd(grid_text, grid_file, repeats, jobs, out, resume, backend, scheduler, record, top, rank_by,
+    def sweep_cmd(grid_text, grid_file, repeats, jobs, out, resume, force, backend, scheduler, record, top, rank_by,
                   heatmap_axes, metric, progress, seed, **market_agent):
         """Run a grid of agent/market parameters x repeats in parallel.
 
-        Each finished configuration is written to OUT/results/ as soon as its last run is back (Ctrl-C
-        keeps what finished; --resume continues). Prints the best configurations and writes OUT/heatmap.png.
+        Each finished configuration is written to OUT/results/ as soon as its last run is back (Ctrl-C,
+        SIGTERM or SIGHUP stop the workers and keep what finished; --resume continues; --force starts over).
+        Prints the best configurations and writes OUT/heatmap.png.
 
         \b
         lobkit sweep --grid "short=3,5,10 long=20,50,100" --repeats 8 --jobs 2 --duration 10min --out sweeps/ma
         """
-        from lobkit import api
-        from lobkit.sweeps.grid import load_grid_file, parse_grid
+        from lobkit.sweeps.grid import load_grid_file, parse_grid, show_value
+        from lobkit.sweeps.runner import SweepError
+        from lobkit.sweeps.runner import sweep as run_sweep
 
         if (grid_text is None) == (grid_file is None):
             raise click.UsageError("give exactly one of --grid and --grid-file")
         if backend != "dask" and scheduler:
             raise click.UsageError("--scheduler needs --backend dask")
+        if resume and force:
+            raise click.UsageError("--resume continues the sweep in --out and --force deletes it: give one of them")
         grid = parse_grid(grid_text) if grid_text is not None else load_grid_file(grid_file)
         pair = None
         if heatmap_axes:
@@ -81,7 +93,9 @@ def register(group: click.Group) -> None:
             pair = (pair[0], pair[1] if len(pair) == 2 else None)
             for p in filter(None, pair):
                 if p not in grid.names:
-                    raise ConfigError(f"--heatmap: {p!r} is not a swept parameter ({', '.join(grid.names)})")
+                    raise ConfigError(f"--heatmap: '{p}' is not a swept parameter ({', '.join(grid.names)})")
+
+        from lobkit import api
 
         seed = seed_from_cli(seed)
         base = api.build_config(record=record, **options_from_cli(market_agent))
@@ -91,28 +105,42 @@ def register(group: click.Group) -> None:
             nonlocal n_invalid
             n_invalid += 1
             if n_invalid <= 20:
-                desc = " ".join(f"{k}={v}" for k, v in pt.params.items())
+                desc = " ".join(f"{k}={show_value(v)}" for k, v in pt.params.items())
                 click.echo(f"skipped (invalid): {desc}: {pt.error}", err=True)
 
         click.echo(f"sweep: {grid.describe()}  ({len(grid)} configurations x {repeats} repeats) -> {out}", err=True)
         try:
-            _run_and_report(api, grid, out, n_invalid_ref=lambda: n_invalid, top=top, rank_by=rank_by, metric=metric,
-                            sweep_kw=dict(repeats=repeats, seed=seed, jobs=jobs, out=out, backend=backend,
-                                          scheduler=scheduler, resume=resume, record=record, progress=progress,
-                                          heatmap=pair or True, metric=metric, config=base,
-                                          on_invalid=on_invalid))
-        except KeyboardInterrupt:  # anywhere, even while the table prints: the finished parts are on disk
+            _run_and_report(lambda: run_sweep(base, grid, repeats=repeats, seed=seed, jobs=jobs, out=out,
+                                              backend=backend, scheduler=scheduler, resume=resume, overwrite=force,
+                                              record=record, progress=progress, heatmap=pair or True, metric=metric,
+                                              on_invalid=on_invalid),
+                            grid, out, n_invalid_ref=lambda: n_invalid, top=top, rank_by=rank_by, metric=metric)
+        except KeyboardInterrupt as exc:  # anywhere, even while the table prints: the finished parts are on disk
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-            click.echo(f"\ninterrupted: finished configurations are in {out / 'results'}; "
-                       f"run the same command with --resume to complete the sweep", err=True)
-            sys.exit(130)
+            _stopped(exc, out)
+        except SweepError as exc:  # not bad input: the sweep could not go on
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
 
 
-def _run_and_report(api, grid, out, n_invalid_ref, top, rank_by, metric, sweep_kw) -> None:
+def _stopped(exc: KeyboardInterrupt, out: Path) -> None:
+    """Say how the sweep stopped and how to complete it, and exit with 128 + the signal."""
+    from lobkit.sweeps.workers import SweepInterrupted
+
+    signum = exc.signum if isinstance(exc, SweepInterrupted) else signal.SIGINT
+    how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    with contextlib.suppress(OSError):  # after a SIGHUP the terminal may be gone
+        click.echo(f"\n{how}: the workers are stopped, finished configurations are in {out / 'results'}; "
+                   "run the same command with --resume to complete the sweep", err=True)
+    sys.exit(128 + signum)
+
+
+def _run_and_report(run, grid, out, n_invalid_ref, top, rank_by, metric) -> None:
     """Run the sweep, then print the counts, the first errors, the best configurations and the output paths."""
+    from lobkit.sweeps.grid import show_value
     from lobkit.sweeps.results import best_configs, format_table
 
-    res = api.sweep(grid, **sweep_kw)
+    res = run()
     n_invalid = n_invalid_ref()
     if n_invalid > 20:
         click.echo(f"... {n_invalid - 20} more invalid combinations in {out / 'invalid.jsonl'}", err=True)
@@ -127,7 +155,7 @@ def _run_and_report(api, grid, out, n_invalid_ref, top, rank_by, metric, sweep_k
     if res.n_errors:
         failed = summary.filter(summary["n_errors"] > 0)
         for row in failed.head(5).iter_rows(named=True):
-            desc = " ".join(f"{k}={row[k]}" for k in grid.names)
+            desc = " ".join(f"{k}={show_value(row[k])}" for k in grid.names)
             click.echo(f"error in {desc}: {row['first_error']}", err=True)
     if top:
         best = best_configs(summary, k=top, by=rank_by)

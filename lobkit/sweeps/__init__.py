@@ -1,4 +1,5 @@
-"""Parameter sweeps: grids (:mod:`.grid`), the joblib and Dask runner (:mod:`.runner`), results and heatmaps
+"""Parameter sweeps: grids (:mod:`.grid`), the joblib and Dask runner (:mod:`.runner`), its worker processes
+(how many, and how a stopped sweep leaves none behind: :mod:`.workers`), results and heatmaps
 (:mod:`.results`), the throughput benchmark (:mod:`.bench`). See ``docs/sweeps.md``."""
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ Worker start-up (spawn, imports, loading the Numba cache from disk) is measured 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -63,6 +64,35 @@ def grid_for(n_configs: int) -> str:
     a = max(d for d in range(1, 11) if n_configs % d == 0)
     b = n_configs // a
     return f"short=1:{a}:1 long={a + 1}:{a + b}:1"
+
+
+def machine_description() -> dict:
+    """The machine a benchmark ran on: CPU model, cores (logical, and usable by this process), memory,
+    operating system, Python, NumPy and Numba versions. Missing items are None."""
+    import platform
+
+    model = memory_gb = None
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
+        model = next((ln.split(":", 1)[1].strip() for ln in f if ln.lower().startswith("model name")), None)
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    versions = {}
+    for mod in ("numpy", "numba", "polars", "joblib"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - a description, not a requirement
+            versions[mod] = None
+    from lobkit.sweeps.workers import usable_cores
+
+    return {
+        "cpu_model": model or platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "memory_gb": memory_gb,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        **versions,
+    }
 
 
 def sweep_throughput(jobs: int, n_configs: int, events: int, *, rate: float | None = None, seed: int = 0,

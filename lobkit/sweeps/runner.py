@@ -17,20 +17,31 @@ Output (``out/``)::
     sweep.json              what was swept: base config, grid, repeats, seed entropy (checked on resume)
     invalid.jsonl           combinations the configuration rejected, one JSON object a line
     results/part-<i>.parquet     the rows of finished configurations, written atomically (temporary file
-                            + rename) as soon as a task's results complete them: one part per task
-                            result, each configuration in exactly one part (named after its smallest
-                            index); a crash or Ctrl-C keeps every finished configuration
+                            flushed to disk, then renamed) as soon as a task's results complete them: one
+                            part per task result, each configuration in exactly one part (named after its
+                            smallest index); a crash, a kill or Ctrl-C keeps every finished configuration
+    heatmap.png             mean metric and t-statistic over two swept parameters (also written atomically)
 
 A row per simulation: ``config_index``, ``repeat``, the swept parameters, ``status`` (``"ok"`` or
 ``"error"``), ``error`` (the message, or null) and the summary's numbers (null on error).
+
+A directory that already holds results is refused unless ``resume=True`` (continue: every part is read and
+checked first; a damaged one is named, with what to do) or ``overwrite=True`` (remove the previous sweep's
+outputs, and only them, then start over). Workers: how many, and how a stopped sweep leaves none behind, is
+:mod:`lobkit.sweeps.workers`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import re
+import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,8 +50,26 @@ from typing import Any
 
 import numpy as np
 
-from lobkit.errors import ConfigError
-from lobkit.sweeps.grid import Grid, InvalidPoint, Point, as_grid, check_names, expand
+from lobkit.errors import ConfigError, InputFormatError, LobkitError
+from lobkit.sweeps.grid import (
+    Grid,
+    InvalidPoint,
+    Point,
+    as_grid,
+    check_names,
+    expand,
+    grid_from_mapping,
+    show_value,
+)
+from lobkit.sweeps.workers import (
+    SweepInterrupted,  # noqa: F401 - raised by sweep(), importable from here
+    dask_worker_init,
+    note,
+    start_helpers_deaf_to_hangup,
+    stop_on_signals,
+    worker_count,
+    worker_init,
+)
 
 MANIFEST = "sweep.json"
 INVALID = "invalid.jsonl"
@@ -61,7 +90,7 @@ def root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequen
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        raise ConfigError(f"seed must be a non-negative integer, got {show_value(seed)}")
     return np.random.SeedSequence(None if seed is None else int(seed))
 
 
@@ -85,7 +114,7 @@ class Unit:
 
 
 def _default_simulate() -> Callable[[Any, np.random.SeedSequence], Any]:
-    from lobkit.sim.runner import simulate
+    from lobkit.sim.experiments import simulate
 
     return simulate
 
@@ -201,6 +230,8 @@ class SweepResult:
     metric: str = "final_pnl"
     #: CPU seconds the simulations took in the workers (with ``elapsed_s``: how much of the cores the sweep got)
     cpu_s: float = 0.0
+    #: worker processes used (after the cap of :func:`lobkit.sweeps.workers.worker_count`; 0: nothing was run)
+    workers: int = 0
 
     @property
     def results_dir(self) -> Path:
@@ -227,6 +258,14 @@ class SweepResult:
 
 
 # ---------------------------------------------------------------------------------------- manifest
+
+#: What to do about a ``sweep.json`` that cannot be read.
+MANIFEST_ADVICE = "restore it, or run the sweep with --force to start it over (this deletes its results)"
+
+
+class SweepError(LobkitError):
+    """A sweep could not go on (a worker process died, a results part could not be written). The
+    configurations that had finished are on disk; the same sweep with ``resume=True`` runs the rest."""
 
 
 def _jsonable(obj: Any) -> Any:
@@ -259,43 +298,142 @@ def _manifest(base_cfg: Any, grid: Grid, repeats: int, root: np.random.SeedSeque
 
 
 def read_manifest(out: str | Path) -> dict:
-    """The ``sweep.json`` of a sweep directory (clear error when absent)."""
+    """The ``sweep.json`` of the sweep directory ``out``, checked to be one.
+
+    Raises :class:`ConfigError` when there is none (not a sweep directory) and
+    :class:`~lobkit.errors.InputFormatError` naming the file when it is not valid JSON or lacks the grid, the
+    repeats or the seed.
+    """
     p = Path(out) / MANIFEST
     try:
-        return json.loads(p.read_text())
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{out}: not a sweep directory (no {MANIFEST})") from None
+    except UnicodeDecodeError:
+        raise InputFormatError(p, None, f"not a text file; {MANIFEST_ADVICE}") from None
+    except OSError as exc:
+        raise InputFormatError(p, None, f"cannot read it ({exc.strerror or exc}); {MANIFEST_ADVICE}") from None
+    try:
+        m = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(p, exc.lineno, f"not valid JSON ({exc.msg}); {MANIFEST_ADVICE}") from None
+    if not isinstance(m, dict):
+        raise InputFormatError(p, None, f"not a sweep manifest (a JSON object); {MANIFEST_ADVICE}")
+    problems = []
+    if not isinstance(m.get("grid"), dict) or not m["grid"]:
+        problems.append("grid")
+    r = m.get("repeats")
+    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+        problems.append("repeats")
+    e = m.get("seed_entropy")
+    if isinstance(e, bool) or not isinstance(e, int) or e < 0:
+        problems.append("seed_entropy")
+    if problems:
+        raise InputFormatError(p, None, f"not a sweep manifest (no valid {', '.join(problems)}); {MANIFEST_ADVICE}")
+    return m
+
+
+def manifest_grid(out: str | Path) -> Grid:
+    """The grid recorded in ``out/sweep.json`` (errors as :func:`read_manifest`)."""
+    m = read_manifest(out)
+    try:
+        return grid_from_mapping(m["grid"])
+    except ConfigError as exc:
+        raise InputFormatError(Path(out) / MANIFEST, None, f"its grid is not valid ({exc}); {MANIFEST_ADVICE}"
+                               ) from None
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, Mapping):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, Mapping) else {f"{prefix}{k}": v})
+    return out
+
+
+def _show(v: Any) -> str:
+    return "unset" if v is None else show_value(v)
+
+
+def _difference(key: str, old: Any, new: Any) -> str:
+    """How the sweep in a directory differs from the one asked for, in the user's terms."""
+    if key == "grid":
+        try:
+            return f"{grid_from_mapping(old).describe()} there, {grid_from_mapping(new).describe()} now"
+        except (ConfigError, TypeError):
+            return f"another grid there, {grid_from_mapping(new).describe()} now"
+    if key == "record":
+        return f"{'with' if old else 'without'} --record there, {'with' if new else 'without'} now"
+    if key == "base_config":
+        a, b = _flat(old), _flat(new)
+        diffs = [f"{k}: {_show(a.get(k))} there, {_show(b.get(k))} now" for k in dict.fromkeys([*b, *a])
+                 if a.get(k) != b.get(k)]
+        return "; ".join(diffs[:3]) + (f"; and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+    if isinstance(old, list) or isinstance(new, list):
+        return f"{'/'.join(map(_show, old or []))} there, {'/'.join(map(_show, new or []))} now"
+    return f"{_show(old)} there, {_show(new)} now"
 
 
 def _check_manifest(old: dict, new: dict, out: Path) -> None:
     for key, what in (("grid", "grid"), ("repeats", "number of repeats"), ("seed_entropy", "seed"),
                       ("seed_spawn_key", "seed"), ("base_config", "market/agent options"), ("record", "--record")):
         if old.get(key) != new.get(key):
-            raise ConfigError(
-                f"--resume: {out} holds a sweep with a different {what} "
-                f"({old.get(key)!r} there, {new.get(key)!r} now); use the same options or another --out"
-            )
+            diff = _difference(key, old.get(key), new.get(key))
+            raise ConfigError(f"--resume: {out} holds a sweep with a different {what} ({diff}); use the same "
+                              "options, another --out, or --force to start over")
+
+
+# ------------------------------------------------------------------------------------------- parts
 
 
 def _part_files(results_dir: Path) -> list[Path]:
     return sorted(results_dir.glob(PART_GLOB)) if results_dir.is_dir() else []
 
 
-def _done_indices(results_dir: Path) -> set[int]:
-    """The configurations that have their rows on disk (read from the parts' ``config_index`` column)."""
-    import pyarrow.parquet as pq
+def _done_indices(results_dir: Path, n_configs: int | None = None, repeats: int | None = None) -> set[int]:
+    """The configurations that have their rows on disk, every part read whole (so that a damaged part is found
+    before the sweep runs more). With ``n_configs`` and ``repeats``, also checks that each part holds
+    configurations of this grid with all their repeats. Raises :class:`~lobkit.errors.InputFormatError`
+    naming the part and what to do."""
+    from lobkit.sweeps.results import PART_ADVICE, read_part
 
-    done: set[int] = set()
+    owner: dict[int, Path] = {}
     for p in _part_files(results_dir):
-        done.update(pq.read_table(p, columns=["config_index"]).column(0).to_pylist())
-    return done
+        df = read_part(p)
+        for index, n in df.group_by("config_index").len().iter_rows():
+            if n_configs is not None and not 0 <= index < n_configs:
+                raise InputFormatError(p, None, f"holds configuration {index}, but this grid has configurations "
+                                                f"0 to {n_configs - 1}; {PART_ADVICE}")
+            if repeats is not None and n != repeats:
+                raise InputFormatError(p, None, f"holds {n} runs of configuration {index}, but the sweep has "
+                                                f"{repeats} repeats; {PART_ADVICE}")
+            if index in owner:
+                raise InputFormatError(p, None, f"holds configuration {index}, which {owner[index].name} holds "
+                                                "too; delete the one that should not be there")
+            owner[index] = p
+    return set(owner)
+
+
+def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
+    """Write ``path`` through ``write(binary file)`` into a temporary file beside it, flushed to disk, then
+    renamed over ``path``: readers see the old file or the whole new one, never a part (even after a crash)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_part(results_dir: Path, configs: list[tuple[int, dict, list[tuple[int, dict | None, str | None]]]]
                 ) -> Path:
     """Write the rows of finished configurations ``(index, params, runs)`` as one part, atomically (a temporary
     file, then ``os.replace``). Each configuration is in exactly one part, which is named after the smallest
-    configuration index it holds."""
+    configuration index it holds. Raises :class:`SweepError` when the disk refuses."""
     import polars as pl
 
     rows = []
@@ -309,29 +447,72 @@ def _write_part(results_dir: Path, configs: list[tuple[int, dict, list[tuple[int
     schema_over = {"config_index": pl.Int64, "repeat": pl.Int64, "status": pl.String, "error": pl.String}
     df = pl.DataFrame(rows, infer_schema_length=None, schema_overrides=schema_over)
     final = results_dir / PART_FMT.format(min(c[0] for c in configs))
-    tmp = results_dir / f".{final.name}.{os.getpid()}.tmp"
-    df.write_parquet(tmp)
-    os.replace(tmp, final)
+    try:
+        _write_atomic(final, df.write_parquet)
+    except OSError as exc:
+        raise SweepError(f"cannot write {final} ({exc.strerror or exc}); the configurations finished before are "
+                         "on disk: free the space or fix the permissions, then run the same sweep with --resume"
+                         ) from None
     return final
+
+
+#: What a sweep writes into its directory (``--force`` removes exactly these, nothing else).
+_OUTPUT_FILES = (MANIFEST, INVALID, "heatmap.png")
+_RUN_DIR_RE = re.compile(r"^config-\d+$")
+
+
+def _remove_outputs(out: Path) -> None:
+    """Remove a previous sweep's outputs from ``out`` (``--force``): ``sweep.json`` first (so that an interrupted
+    removal never leaves a directory that looks resumable), then ``invalid.jsonl``, ``heatmap.png``, the parts
+    and temporary files in ``results/`` and the ``config-<i>`` directories in ``runs/``. Files the sweep did not
+    write stay, and so do the folders that hold them."""
+    for name in _OUTPUT_FILES:
+        (out / name).unlink(missing_ok=True)
+    results_dir = out / RESULTS_DIR
+    if results_dir.is_dir():
+        for p in [*results_dir.glob(PART_GLOB), *results_dir.glob(".part-*.tmp")]:
+            p.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            results_dir.rmdir()  # only when empty
+    runs = out / "runs"
+    if runs.is_dir():
+        for d in runs.iterdir():
+            if d.is_dir() and not d.is_symlink() and _RUN_DIR_RE.match(d.name):
+                shutil.rmtree(d)
+        with contextlib.suppress(OSError):
+            runs.rmdir()
+
+
+def _check_value_types(base_cfg: Any, grid: Grid) -> None:
+    """Refuse, before anything runs, a grid value that cannot be of its field's type whatever the other values
+    (``short=abc``, ``size=1.5``, ``duration=3parsecs``): a mistake in the grid, not an invalid combination."""
+    from lobkit.sweeps.grid import _selector_varies, coerce_value
+
+    if _selector_varies(grid):
+        return  # names depend on the agent / flow of each combination: checked per combination
+    for axis in grid.axes:
+        for v in axis.values:
+            try:
+                coerce_value(base_cfg, axis.name, v)
+            except (ConfigError, ValueError, TypeError) as exc:
+                raise ConfigError(f"grid: {axis.name}={show_value(v)}: {str(exc).removeprefix('grid: ')}") \
+                    from None
 
 
 # ------------------------------------------------------------------------------------------ backends
 
 
-def _worker_init() -> None:
-    """Worker processes ignore SIGINT: on Ctrl-C (which a terminal sends to the whole process group) the
-    parent alone stops the sweep and terminates its workers, instead of each worker raising
-    KeyboardInterrupt mid-task and printing a traceback."""
-    import signal
+def _iter_joblib(tasks: Iterator[list[Unit]], workers: int, args: tuple) -> Iterator[list]:
+    """Run the tasks on ``workers`` loky processes (joblib; in this process when 1), results as they come.
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _iter_joblib(tasks: Iterator[list[Unit]], jobs: int, args: tuple) -> Iterator[list]:
+    Closing the generator early (an exception, a signal) makes joblib kill the workers."""
     from joblib import Parallel, delayed, parallel_config
 
-    with (parallel_config(backend="loky", initializer=_worker_init),
-          Parallel(n_jobs=jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs", batch_size=1) as par):
+    kernel = threading.current_thread() is threading.main_thread()
+    if workers > 1:
+        start_helpers_deaf_to_hangup()
+    with parallel_config(backend="loky", initializer=worker_init, initargs=(os.getpid(), kernel)):
+        par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs", batch_size=1)
         yield from par(delayed(run_task)(t, *args) for t in tasks)
 
 
@@ -352,22 +533,38 @@ def _iter_dask(tasks: Iterator[list[Unit]], client: Any, args: tuple) -> Iterato
         fut.release()
 
 
-def _dask_client(scheduler: Any, jobs: int):
-    """A ``distributed.Client`` for ``scheduler`` (address or Client); a local cluster when None."""
+def _dask_client(scheduler: Any, workers: int):
+    """A ``distributed.Client`` for ``scheduler`` (address or Client), or a local cluster of ``workers`` worker
+    processes when None. Returns ``(client, cluster, local_worker_pids)``."""
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+        start_helpers_deaf_to_hangup(loky=False)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None)
-        return Client(cluster), cluster
+        client = Client(cluster)
+        try:
+            client.wait_for_workers(workers, timeout=120)
+            pids = list(client.run(dask_worker_init, os.getpid()).values())
+        except BaseException:
+            client.close()
+            cluster.close()
+            raise
+        return client, cluster, pids
     if isinstance(scheduler, Client):
-        return scheduler, None
+        return scheduler, None, []
     if not isinstance(scheduler, str):
-        raise ConfigError(f"scheduler must be an address such as tcp://HOST:PORT, got {scheduler!r}")
+        raise ConfigError(f"scheduler must be an address such as tcp://HOST:PORT, got {type(scheduler).__name__}")
     try:
-        return Client(scheduler, timeout="20s"), None
+        return Client(scheduler, timeout="20s"), None, []
     except OSError as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+
+
+def _worker_died(exc: BaseException) -> bool:
+    """A worker process of the pool died (killed, out of memory) rather than a task raising."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(names & {"TerminatedWorkerError", "BrokenProcessPool", "KilledWorker", "BrokenExecutor"})
 
 
 # -------------------------------------------------------------------------------------------- sweep
@@ -383,6 +580,7 @@ def sweep(
     backend: str = "loky",
     scheduler: Any = None,
     resume: bool = False,
+    overwrite: bool = False,
     record: bool = False,
     progress: bool = True,
     heatmap: bool | tuple[str, str | None] = True,
@@ -397,128 +595,183 @@ def sweep(
         grid: a :class:`Grid`, a grid string (``"short=3,5 long=20,50"``), a ``.toml`` path or a mapping.
         repeats: simulations per configuration, each with its own child seed.
         seed: the one root seed (``None``: fresh entropy, recorded in ``sweep.json``).
-        jobs: worker processes (``backend="loky"``; ``-1`` for all cores) or local Dask workers when
-            ``backend="dask"`` and no scheduler is given.
+        jobs: worker processes (``-1``: every usable core), capped at the usable cores and at the simulations
+            to run (a note on stderr says so; see :mod:`lobkit.sweeps.workers`); ``1`` runs in this process.
+            With ``backend="dask"`` and no scheduler: the workers of the local cluster, capped the same way.
         out: the sweep directory (see the module docstring).
         backend: ``"loky"`` (joblib, local processes) or ``"dask"`` (``distributed``).
         scheduler: with ``backend="dask"``: ``"tcp://HOST:PORT"`` or a ``distributed.Client``.
-        resume: continue the sweep in ``out``: skip finished configurations. Without it, ``out`` must not
-            already hold results.
+        resume: continue the sweep in ``out``: skip finished configurations (every part is read and checked
+            first). Without ``resume`` or ``overwrite``, ``out`` must not already hold results.
+        overwrite: start over in ``out``: remove the previous sweep's outputs (``sweep.json``,
+            ``invalid.jsonl``, ``heatmap.png``, the parts in ``results/``, ``runs/config-*``; nothing else)
+            once the arguments have been checked, then run. Not together with ``resume``.
         record: keep each run's full outputs (orders, trades, PnL) under ``out/runs/`` (large!).
         progress: show a tqdm progress bar (simulations).
         heatmap: write ``out/heatmap.png`` at the end (``True``: the first two swept parameters with more
             than one value; or ``(x, y)`` names, ``y`` None for a single row).
         metric: the summary key that is ranked and plotted.
-        simulate: the simulation function (default :func:`lobkit.sim.runner.simulate`); must be picklable.
+        simulate: the simulation function (default :func:`lobkit.sim.experiments.simulate`); must be picklable.
         on_invalid: called with each :class:`InvalidPoint` (the CLI prints them).
 
     Returns:
         a :class:`SweepResult`; the rows are in ``out/results/`` (:meth:`SweepResult.table`).
+
+    Raises:
+        ConfigError: a bad argument, grid (syntax, unknown name, a value of the wrong type) or directory
+            state, before anything is written or run.
+        InputFormatError: with ``resume``, a ``sweep.json`` or results part that cannot be read (named).
+        SweepInterrupted: SIGINT, SIGTERM or SIGHUP stopped the sweep (the workers are killed first).
+        SweepError: a worker process died, or a part could not be written.
     """
     t0 = time.perf_counter()
     grid = as_grid(grid)
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"repeats must be an integer >= 1, got {repeats!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int | np.integer) or repeats < 1:
+        raise ConfigError(f"repeats must be an integer >= 1, got {show_value(repeats)}")
+    repeats = int(repeats)
     if backend not in ("loky", "dask"):
-        raise ConfigError(f"backend must be 'loky' or 'dask', got {backend!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0 or jobs < -1:
-        raise ConfigError(f"jobs must be a positive integer (or -1 for all cores), got {jobs!r}")
+        raise ConfigError(f"backend must be 'loky' or 'dask', got {show_value(backend)}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int | np.integer) or jobs == 0 or jobs < -1:
+        raise ConfigError(f"jobs must be a positive integer (or -1 for all cores), got {show_value(jobs)}")
+    jobs = int(jobs)
     if scheduler is not None and backend != "dask":
         raise ConfigError("a scheduler is only used with backend='dask'")
-    if jobs == -1:
-        jobs = os.cpu_count() or 1
+    if resume and overwrite:
+        raise ConfigError("--resume continues the sweep in the directory and --force deletes it: give one of them")
     check_names(base_cfg, grid)
+    _check_value_types(base_cfg, grid)
     if hasattr(base_cfg, "record") and base_cfg.record != record:
         base_cfg = dataclasses.replace(base_cfg, record=record)
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"sweep directory {out}: exists and is not a directory")
     results_dir = out / RESULTS_DIR
-    if resume and seed is None:
-        seed = read_manifest(out)["seed_entropy"] if (out / MANIFEST).exists() else None
+    has_manifest = (out / MANIFEST).is_file()
+    old = None
+    if resume and has_manifest:
+        old = read_manifest(out)
+        if seed is None:
+            seed = old["seed_entropy"]
+    elif resume and _part_files(results_dir):
+        raise InputFormatError(out / MANIFEST, None, f"missing, but {results_dir} holds results parts of an unknown "
+                                                     "sweep; run with --force to start over (this deletes them)")
     root = root_seed(seed)
     manifest = _manifest(base_cfg, grid, repeats, root, record)
-    if (out / MANIFEST).exists():
-        if resume:
-            _check_manifest(read_manifest(out), manifest, out)
-        elif _done_indices(results_dir):
-            raise ConfigError(f"{out} already holds sweep results; pass --resume to continue it, or another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    results_dir.mkdir(exist_ok=True)
-    for stale in results_dir.glob(".part-*.tmp"):
-        stale.unlink(missing_ok=True)
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, out / MANIFEST)
+    if old is not None:
+        _check_manifest(old, manifest, out)
+    if not resume and not overwrite and _part_files(results_dir):
+        raise ConfigError(f"{out} already holds sweep results; pass --resume to continue that sweep, or --force to "
+                          "delete them and start over (or choose another --out)")
+    done = _done_indices(results_dir, len(grid), repeats) if resume else set()
 
-    done = _done_indices(results_dir) if resume else set()
-    if not resume:
-        for p in _part_files(results_dir):
-            p.unlink()
+    with stop_on_signals():
+        return _run(base_cfg, grid, repeats, root, jobs, out, backend, scheduler, overwrite, record, progress,
+                    heatmap, metric, simulate, on_invalid, manifest, done, t0)
 
-    # first pass: validate every combination (reported and skipped), count what is left to run
-    n_valid = n_invalid = n_pending = 0
-    kept_invalid: list[InvalidPoint] = []
-    with open(out / INVALID, "w") as inv:
-        for pt in expand(base_cfg, grid):
-            if isinstance(pt, InvalidPoint):
-                n_invalid += 1
-                inv.write(json.dumps({"config_index": pt.index, "params": pt.params, "error": pt.error}) + "\n")
-                if len(kept_invalid) < INVALID_KEEP:
-                    kept_invalid.append(pt)
-                if on_invalid is not None:
-                    on_invalid(pt)
-            else:
-                n_valid += 1
-                n_pending += pt.index not in done
-    n_resumed = n_valid - n_pending
 
-    pending = (p for p in expand(base_cfg, grid) if isinstance(p, Point) and p.index not in done)
-    client = cluster = None
-    if backend == "dask":
-        client, cluster = _dask_client(scheduler, jobs)
-        workers = max(1, sum(client.nthreads().values()))
-    else:
-        workers = jobs
-    tasks = _make_tasks(pending, repeats, lambda left: sims_per_task(left, workers), n_pending * repeats)
-    record_dir = str((out / "runs").resolve()) if record else None
-    args = (root.entropy, tuple(root.spawn_key), record_dir, simulate)
-
-    # params of configurations in flight (a configuration may be split over tasks); bounded by the queue
-    inflight: dict[int, tuple[dict, list]] = {}
-    params_of = _ParamsLookup(grid)
-    n_errors = n_run = 0
-    cpu_s = 0.0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_pending * repeats, unit="sim", desc="sweep", dynamic_ncols=True, initial=0)
+def _prepare_dir(out: Path, overwrite: bool, manifest: dict) -> None:
+    """Create the sweep directory, remove the previous outputs (``overwrite``) and stale temporary files, and
+    write ``sweep.json`` atomically."""
     try:
-        it = _iter_dask(tasks, client, args) if backend == "dask" else _iter_joblib(tasks, jobs, args)
-        for res, task_cpu in it:
-            cpu_s += task_cpu
-            finished = []
-            for index, r, summary, error in res:
-                params, runs = inflight.setdefault(index, (params_of(index), []))
-                runs.append((r, summary, error))
-                n_errors += error is not None
-                if len(runs) == repeats:
-                    finished.append((index, params, runs))
-                    del inflight[index]
-            if finished:  # written the moment their last run is back: one part per task result
-                _write_part(results_dir, finished)
-                n_run += len(finished)
-            if bar is not None:
-                bar.update(len(res))
-                if n_errors:
-                    bar.set_postfix(errors=n_errors, refresh=False)
+        (out / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            _remove_outputs(out)
+            (out / RESULTS_DIR).mkdir(exist_ok=True)
+        for stale in [*(out / RESULTS_DIR).glob(".part-*.tmp"), *out.glob(".*.tmp")]:
+            stale.unlink(missing_ok=True)
+        _write_atomic(out / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out) else ""
+        raise ConfigError(f"sweep directory {out}: cannot write there{where}: {exc.strerror or exc}") from None
+
+
+def _run(base_cfg, grid, repeats, root, jobs, out, backend, scheduler, overwrite, record, progress, heatmap,
+         metric, simulate, on_invalid, manifest, done, t0) -> SweepResult:
+    """The body of :func:`sweep` once its arguments are checked (under :func:`stop_on_signals`)."""
+    results_dir = out / RESULTS_DIR
+    client = cluster = bar = it = None
+    worker_pids: list[int] = []
+    completed = False
+    if backend == "dask" and scheduler is not None:  # reach the cluster before writing anything
+        client, _, _ = _dask_client(scheduler, 0)
+    try:
+        _prepare_dir(out, overwrite, manifest)
+
+        # first pass: validate every combination (reported and skipped), count what is left to run
+        n_valid = n_invalid = n_pending = 0
+        kept_invalid: list[InvalidPoint] = []
+
+        def first_pass(f) -> None:
+            nonlocal n_valid, n_invalid, n_pending
+            for pt in expand(base_cfg, grid):
+                if isinstance(pt, InvalidPoint):
+                    n_invalid += 1
+                    rec = {"config_index": pt.index, "params": pt.params, "error": pt.error}
+                    f.write((json.dumps(rec) + "\n").encode())
+                    if len(kept_invalid) < INVALID_KEEP:
+                        kept_invalid.append(pt)
+                    if on_invalid is not None:
+                        on_invalid(pt)
+                else:
+                    n_valid += 1
+                    n_pending += pt.index not in done
+
+        _write_atomic(out / INVALID, first_pass)
+        n_resumed = n_valid - n_pending
+        n_sims = n_pending * repeats
+
+        if client is not None:
+            workers = max(1, sum(client.nthreads().values()))
+        else:
+            workers, why = worker_count(jobs, n_sims)
+            if why and n_sims:
+                note(why)
+            if backend == "dask" and n_sims:
+                client, cluster, worker_pids = _dask_client(None, workers)
+        pending = (p for p in expand(base_cfg, grid) if isinstance(p, Point) and p.index not in done)
+        tasks = _make_tasks(pending, repeats, lambda left: sims_per_task(left, workers), n_sims)
+        record_dir = str((out / "runs").resolve()) if record else None
+        args = (root.entropy, tuple(root.spawn_key), record_dir, simulate)
+
+        # params of configurations in flight (a configuration may be split over tasks); bounded by the queue
+        inflight: dict[int, tuple[dict, list]] = {}
+        params_of = _ParamsLookup(grid)
+        n_errors = n_run = 0
+        cpu_s = 0.0
+        if progress and n_sims:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_sims, unit="sim", desc="sweep", dynamic_ncols=True, initial=0)
+        if n_sims:
+            it = _iter_dask(tasks, client, args) if client is not None else _iter_joblib(tasks, workers, args)
+            for res, task_cpu in it:
+                cpu_s += task_cpu
+                finished = []
+                for index, r, summary, error in res:
+                    params, runs = inflight.setdefault(index, (params_of(index), []))
+                    runs.append((r, summary, error))
+                    n_errors += error is not None
+                    if len(runs) == repeats:
+                        finished.append((index, params, runs))
+                        del inflight[index]
+                if finished:  # written the moment their last run is back: one part per task result
+                    _write_part(results_dir, finished)
+                    n_run += len(finished)
+                if bar is not None:
+                    bar.update(len(res))
+                    if n_errors:
+                        bar.set_postfix(errors=n_errors, refresh=False)
+        completed = True
+    except Exception as exc:
+        if _worker_died(exc):
+            raise SweepError(f"a worker process died ({_first_line(exc)}); the configurations that finished are in "
+                             f"{results_dir}: run the same sweep with --resume to complete it") from None
+        raise
     finally:
+        _stop_backend(it, client, cluster, worker_pids, scheduler, completed)
         if bar is not None:
             bar.close()
-        if client is not None and (scheduler is None or isinstance(scheduler, str)):
-            client.close()  # ours; a Client passed in stays open
-        if cluster is not None:
-            cluster.close()
 
     hm = None
     if heatmap and (n_run or n_resumed):
@@ -530,7 +783,35 @@ def sweep(
         out=out, grid=grid, repeats=repeats, seed_entropy=int(root.entropy), n_configs=len(grid),
         n_valid=n_valid, n_invalid=n_invalid, n_run=n_run, n_resumed=n_resumed, n_errors=n_errors,
         elapsed_s=time.perf_counter() - t0, invalid=tuple(kept_invalid), heatmap=hm, metric=metric, cpu_s=cpu_s,
+        workers=workers if n_sims else 0,
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def _stop_backend(it, client, cluster, worker_pids: list[int], scheduler: Any, completed: bool) -> None:
+    """Release the workers. After a normal end: loky keeps its idle workers for the next sweep of this process,
+    a local Dask cluster is closed. After an exception or a signal: loky's workers are killed (closing the
+    joblib generator aborts it), a local Dask cluster's worker processes are killed, then the cluster closed."""
+    import warnings
+
+    if it is not None:
+        with warnings.catch_warnings():  # joblib warns that the cancelled tasks were not used: we know
+            warnings.simplefilter("ignore")
+            it.close()
+    if not completed:
+        for pid in worker_pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    if client is not None and (scheduler is None or isinstance(scheduler, str)):
+        with contextlib.suppress(Exception):
+            client.close(timeout=10)  # ours; a Client passed in stays open
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=10)
 
 
 class _ParamsLookup:

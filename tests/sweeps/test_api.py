@@ -39,7 +39,7 @@ def test_build_config_mirrors_the_cli_options():
 
 
 def test_run_and_compare_return_typed_results(tmp_path):
-    from lobkit.sim.runner import CompareResult, RunResult
+    from lobkit.sim.results import CompareResult, RunResult
 
     r = lobkit.run(seed=3, **TINY)
     assert isinstance(r, RunResult) and isinstance(r.timeline, pl.DataFrame) and r.orders is None

@@ -76,11 +76,38 @@ def test_bad_parameters_give_a_clear_error_and_nonzero_exit(tmp_path, args, need
     assert not (tmp_path / "bad" / "results").exists() or not any((tmp_path / "bad" / "results").iterdir())
 
 
+@pytest.mark.parametrize(
+    ("grid", "needle"),
+    [
+        ("short=[3,5]", "'short=[3,5]': character '['"),
+        ("short=3=4", "'short=3=4': '=' inside a value"),
+        ("short==3", "'short==3': '=' inside a value"),
+        ("short=3,,5", "empty value in 'short=3,,5'"),
+        ("short=", "'short=' has no values"),
+        ("=3", "'=3' has no parameter name"),
+        ('agent="momentum', "unbalanced quote"),
+        ("agent=mom entum", "'entum' is not name=values"),
+        ("short=1:x:2", "range stop must be a finite number, got x"),
+        ("short=nan", "nan is not a finite number"),
+        # values that no combination can make valid are grid mistakes too, refused before anything runs
+        ("short=abc,xyz", "grid: short=abc: short: expected an integer"),
+        ("size=1,1.5", "grid: size=1.5: size: expected an integer"),
+        ("duration=1h,3parsecs", "cannot parse '3parsecs' as a duration"),
+    ],
+)
+def test_malformed_grids_are_refused_before_anything_is_written(tmp_path, grid, needle):
+    out = tmp_path / "never"
+    r = _invoke(*TINY, "--out", str(out), "--grid", grid)
+    assert r.exit_code == 2, r.output
+    assert needle in r.output and "Traceback" not in r.output and "skipped (invalid)" not in r.output, r.output
+    assert not out.exists()
+
+
 def test_existing_results_need_resume(tmp_path):
     args = ["--grid", "short=2,3", "--out", str(tmp_path), *TINY]
     assert _invoke(*args).exit_code == 0
     r = _invoke(*args)
-    assert r.exit_code == 2 and "--resume" in r.output
+    assert r.exit_code == 2 and "--resume" in r.output and "--force" in r.output
     r = _invoke(*args, "--resume")
     assert r.exit_code == 0 and "0 configurations run, 2 already done" in r.output
     r = _invoke(*args, "--resume", "--repeats", "2")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lobkit.errors import ConfigError
 from lobkit.sim.config import RunConfig, parse_duration
@@ -45,26 +47,135 @@ def test_parse_string_range_includes_stop():
     assert parse_grid("fee_bps=0:0.3:0.1").axes[0].values == (0.0, 0.1, 0.2, 0.3)
 
 
-@pytest.mark.parametrize(
-    ("text", "needle"),
-    [
-        ("", "empty"),
-        ("short", "not name=values"),
-        ("short=", "no values"),
-        ("short=1,,2", "empty value"),
-        ("short=1:5", "start:stop:step"),
-        ("short=1:5:0", "step must be > 0"),
-        ("long=5:1:1", "below start"),
-        ("short=1 short=2", "more than once"),
-        ("short=1,1", "repeats a value"),
-        ("short=1,a", "mixes value types"),
-        ("1x=3", "bad parameter name"),
-        ("short=0:1e9:1", "at most"),
-    ],
-)
-def test_parse_string_bad_input_is_a_clear_error(text, needle):
-    with pytest.raises(ConfigError, match=needle):
+#: Grid texts that parse, and the axes they give (name, values with their Python types).
+ACCEPTED = [
+    ("short=3,5,10", [("short", (3, 5, 10))]),
+    ("short=3  long=20;size=1", [("short", (3,)), ("long", (20,)), ("size", (1,))]),
+    ("  short=3 ;; long=4  ", [("short", (3,)), ("long", (4,))]),
+    ("x=-2,+3", [("x", (-2, 3))]),
+    ("fee_bps=0.5,1e-1,.25,2.", [("fee_bps", (0.5, 0.1, 0.25, 2.0))]),
+    ("x=1,2.5", [("x", (1.0, 2.5))]),
+    ("x=true,FALSE", [("x", (True, False))]),
+    ("agent=momentum,null", [("agent", ("momentum", "null"))]),
+    ("duration=30s,1.5h,500µs", [("duration", ("30s", "1.5h", "500µs"))]),
+    ("snapshot=data/base.db,~/x-1.db", [("snapshot", ("data/base.db", "~/x-1.db"))]),
+    ("agent=\"3\",'true'", [("agent", ("3", "true"))]),
+    ('snapshot="my data.db"', [("snapshot", ("my data.db",))]),
+    ('snapshot="C:/a;b=c,d:e"', [("snapshot", ("C:/a;b=c,d:e",))]),
+    ("long=20:100:20", [("long", (20, 40, 60, 80, 100))]),
+    ("long=20:99:20", [("long", (20, 40, 60, 80))]),
+    ("x=-1:1:1", [("x", (-1, 0, 1))]),
+    ("fee_bps=0:0.3:0.1", [("fee_bps", (0.0, 0.1, 0.2, 0.3))]),
+    ("agent.size=1 market.tick_size=0.01", [("agent.size", (1,)), ("market.tick_size", (0.01,))]),
+    ("x=9223372036854775807", [("x", (9223372036854775807,))]),
+]
+
+#: Grid texts that are refused up front, and a part of the message (which names the offending token).
+REFUSED = [
+    ("", "empty"),
+    ("   ;  ", "no parameters"),
+    ("short", "'short' is not name=values"),
+    ("short=[3,5]", "'short=[3,5]': character '['"),
+    ("short={3,5}", "character '{'"),
+    ("short=(3)", "character '('"),
+    ("short=3=4", "'short=3=4': '=' inside a value"),
+    ("short==3", "'short==3': '=' inside a value"),
+    ("short=3,,5", "empty value in 'short=3,,5'"),
+    ("short=3,", "empty value in 'short=3,'"),
+    ("short=,3", "empty value in 'short=,3'"),
+    ("short=3, 5", "empty value in 'short=3,'"),
+    ("short=", "'short=' has no values"),
+    ("=3", "'=3' has no parameter name"),
+    ("1x=3", "bad parameter name '1x'"),
+    ("a.b.c=3", "bad parameter name 'a.b.c'"),
+    ('agent="momentum', "unbalanced quote in 'agent=\"momentum'"),
+    ("agent='x", "unbalanced quote in 'agent='x'"),
+    ('short=3 agent="a', "unbalanced quote in 'agent=\"a'"),
+    ('agent=mo"men"tum', "a quote inside the value"),
+    ('agent="mo"mentum', "a quoted value must be the whole value"),
+    ('agent=""', "empty value"),
+    ("agent=mom entum", "'entum' is not name=values"),
+    ("short = 3", "'short' is not name=values"),
+    ("short=1:x:2", "'short=1:x:2': range stop must be a finite number, got x"),
+    ("short=a:5:1", "range start must be a finite number, got a"),
+    ("short=1:5:true", "range step must be a finite number, got true"),
+    ("short=nan:5:1", "range start must be a finite number, got nan"),
+    ("short=:5:1", "range start must be a finite number, got nothing"),
+    ("short=1:5", "start:stop:step"),
+    ("short=1:5:1:2", "start:stop:step"),
+    ("short=1:5:1,7", "':' inside a list"),
+    ("short=1:5:0", "step must be > 0"),
+    ("long=5:1:1", "below start"),
+    ("short=0:1e9:1", "at most"),
+    ("short=nan", "'short=nan': nan is not a finite number"),
+    ("short=inf,1", "inf is not a finite number"),
+    ("short=1e999", "1e999 is not a finite number"),
+    ("short=99999999999999999999", "outside the 64-bit integer range"),
+    ("short=1 short=2", "short is given more than once"),
+    ("short=1,1", "repeats the value 1"),
+    ("short=1,a", "mixes value types"),
+    ("x=true,1", "mixes value types"),
+    ("short=3#", "character '#'"),
+    ("short=3\\", "character '\\'"),
+]
+
+
+@pytest.mark.parametrize(("text", "axes"), ACCEPTED)
+def test_accepted_grid_texts(text, axes):
+    g = parse_grid(text)
+    assert [(a.name, a.values) for a in g.axes] == axes
+    for a, (_, values) in zip(g.axes, axes, strict=True):
+        assert [type(v) for v in a.values] == [type(v) for v in values]
+    assert parse_grid(g.describe()) == g
+
+
+@pytest.mark.parametrize(("text", "needle"), REFUSED)
+def test_refused_grid_texts_are_syntax_errors_naming_the_token(text, needle):
+    with pytest.raises(ConfigError) as ei:
         parse_grid(text)
+    msg = str(ei.value)
+    assert needle in msg, msg
+    assert msg.startswith("grid: ") and "\n" not in msg
+
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}(\.[A-Za-z_][A-Za-z0-9_]{0,6})?", fullmatch=True)
+_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12).filter(
+    lambda s: not ('"' in s and "'" in s))
+_VALUES = st.one_of(
+    st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=5, unique=True),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=5, unique=True),
+    st.lists(st.booleans(), min_size=1, max_size=2, unique=True),
+    st.lists(_TEXT, min_size=1, max_size=5, unique=True),
+)
+
+
+@st.composite
+def grids(draw):
+    names = draw(st.lists(_NAMES, min_size=1, max_size=4, unique=True))
+    return Grid(tuple(Axis(n, tuple(draw(_VALUES))) for n in names))
+
+
+@settings(max_examples=300, deadline=None)
+@given(grids())
+def test_describe_then_parse_gives_the_same_grid(g):
+    text = g.describe()
+    back = parse_grid(text)
+    assert back == g, text
+    for a, b in zip(back.axes, g.axes, strict=True):  # same types too (1 == 1.0 == True in Python)
+        assert [type(v) for v in a.values] == [type(v) for v in b.values]
+
+
+def test_numpy_values_are_plain_python_values_in_axes_and_messages():
+    import numpy as np
+
+    a = Axis("size", (np.int64(3), np.float64(2.5)))
+    assert a.values == (3.0, 2.5) and all(type(v) is float for v in a.values)
+    with pytest.raises(ConfigError) as ei:
+        Axis("size", (np.float64(3.0), np.float64(3.0)))
+    assert "repeats the value 3.0" in str(ei.value) and "np." not in str(ei.value)
+    with pytest.raises(ConfigError) as ei:
+        Axis("size", (np.float64("nan"),))
+    assert "nan is not a finite number" in str(ei.value) and "np." not in str(ei.value)
 
 
 def test_toml_lists_ranges_scalars(tmp_path):

@@ -188,6 +188,30 @@ def test_bad_arguments_are_clear_errors(tmp_path, tiny):
         sweep(tiny, "shrot=3", out=tmp_path, progress=False)
 
 
+def test_messages_show_values_as_written_not_numpy_reprs(tmp_path, tiny):
+    for kw, needle in (({"repeats": np.int64(0)}, "got 0"), ({"jobs": np.int64(-5)}, "got -5"),
+                       ({"seed": np.int64(-1)}, "got -1"), ({"grid": {"size": [np.float64(1.5)]}}, "size=1.5")):
+        kw = {"grid": GRID, **kw}
+        with pytest.raises(ConfigError) as ei:
+            sweep(tiny, out=tmp_path / "x", progress=False, **kw)
+        assert needle in str(ei.value) and "np." not in str(ei.value) and "int64" not in str(ei.value)
+
+
+def test_resume_with_other_options_says_what_differs_in_the_users_terms(tmp_path, tiny):
+    sweep(tiny, "short=2,3 long=8", repeats=1, seed=1, out=tmp_path, progress=False, heatmap=False)
+    cases = (({"grid": "short=2,4 long=8"}, "different grid (short=2,3 long=8 there, short=2,4 long=8 now)"),
+             ({"repeats": 2}, "different number of repeats (1 there, 2 now)"),
+             ({"seed": 9}, "different seed (1 there, 9 now)"),
+             ({"base": tiny.with_market(tick_size=0.05)}, "market.tick_size: 0.01 there, 0.05 now"))
+    for kw, needle in cases:
+        args = {"grid": "short=2,3 long=8", "repeats": 1, "seed": 1, **kw}
+        base = args.pop("base", tiny)
+        with pytest.raises(ConfigError) as ei:
+            sweep(base, out=tmp_path, resume=True, progress=False, heatmap=False, **args)
+        assert needle in str(ei.value), str(ei.value)
+        assert "{" not in str(ei.value)
+
+
 def test_memory_bounded_queue_for_a_large_grid(tmp_path, tiny):
     """A 5,000-point grid whose combinations are all invalid: validated lazily, nothing materialised."""
     res = sweep(tiny, "short=100:5099:1 long=50", repeats=1, seed=0, out=tmp_path, progress=False)
