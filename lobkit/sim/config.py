@@ -295,15 +295,24 @@ class RunConfig:
         self.flow.model_class.check_market(self.flow.params, m)
 
     def with_agent(self, **changes) -> RunConfig:
-        """A copy with some agent fields changed (``cfg.with_agent(name="null")``: a new name takes that agent's
-        default parameters unless ``params`` is given too)."""
-        if "name" in changes and changes["name"] != self.agent.name and "params" not in changes:
-            changes["params"] = None
-        return replace(self, agent=replace(self.agent, **changes))
+        """A copy with agent fields or parameters changed (``cfg.with_agent(name="null")``,
+        ``cfg.with_agent(short=3, size=2)``): a new name takes that agent's default parameters."""
+        from lobkit.sim.options import apply_options
+
+        if "params" in changes:
+            params = changes.pop("params")
+            base = replace(self, agent=replace(self.agent, name=changes.pop("name", self.agent.name), params=params))
+            return apply_options(base, {f"agent.{k}": v for k, v in changes.items()})
+        name = changes.pop("name", None)
+        return apply_options(self, {"agent": name, **{f"agent.{k}": v for k, v in changes.items()}})
 
     def with_market(self, **changes) -> RunConfig:
-        """A copy with some market fields changed."""
+        """A copy with some market fields changed (validated with the flow model)."""
         return replace(self, market=replace(self.market, **changes))
+
+    def with_flow(self, **changes) -> RunConfig:
+        """A copy with some flow-model parameters changed (``cfg.with_flow(limit_rate=25)``)."""
+        return replace(self, flow=replace(self.flow, params=replace(self.flow.params, **changes)))
 
     def as_dict(self) -> dict:
         """Flat, JSON-friendly view: ``market.x``, ``flow.name``, ``flow.x`` (parameters), ``agent.x``,

@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from lobkit.errors import ConfigError
 from lobkit.sim.config import AgentConfig, FlowConfig, MarketConfig, RunConfig, parse_duration
 from lobkit.validate import show
@@ -160,11 +162,17 @@ def coerce(opt: Option, value: Any) -> Any:
             except ValueError:
                 raise ConfigError(f"{name}: expected a number, got {show(value)}") from None
         return text
+    if isinstance(value, np.generic):
+        value = value.item()
     if bool in kinds:
         return value
-    if int in kinds and float not in kinds and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected {_type_name(opt.hint)}, got {show(value)}")
+    if int in kinds and float not in kinds and isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise ConfigError(f"{name}: expected an integer, got {show(value)}")
+    if float in kinds and isinstance(value, int):
         return float(value)
     return value
 

@@ -215,7 +215,7 @@ def test_force_replaces_damaged_files_too(copy):
     [
         (["--resume", "--force"], "give one of them"),
         (["--force", "--grid", "short=[3,5]"], "character '['"),
-        (["--force", "--grid", "shrot=3"], "unknown parameter"),
+        (["--force", "--grid", "shrot=3"], "unknown option"),
         (["--force", "--size", "-1"], "size"),
         (["--force", "--grid", "short=abc"], "expected an integer"),
     ],

@@ -225,17 +225,17 @@ def test_expand_reports_invalid_combinations_and_keeps_indices():
     assert [(p.params["short"], p.params["long"]) for p in invalid] == [(20, 20), (30, 20)]
     assert all("short" in p.error and "long" in p.error for p in invalid)
     valid = [p for p in pts if isinstance(p, Point)]
-    assert [(p.cfg.agent.short, p.cfg.agent.long) for p in valid] == [(3, 20), (3, 50), (20, 50), (30, 50)]
+    assert [(p.cfg.agent.params.short, p.cfg.agent.params.long) for p in valid] == [(3, 20), (3, 50), (20, 50), (30, 50)]
 
 
 def test_apply_params_types_durations_and_sides():
     base = RunConfig()
     cfg = apply_params(base, {"duration": "10min", "interval": "500ms", "fee_bps": 1, "limit_rate": 20,
-                              "agent": "null", "market.max_depth": 90})
+                              "agent": "null", "flow.max_depth": 90})
     assert cfg.market.duration_ns == parse_duration("10min")
     assert cfg.agent.interval_ns == 500_000_000
     assert cfg.agent.fee_bps == 1.0 and type(cfg.agent.fee_bps) is float
-    assert cfg.market.limit_rate == 20.0 and cfg.agent.name == "null" and cfg.market.max_depth == 90
+    assert cfg.flow.params.limit_rate == 20.0 and cfg.agent.name == "null" and cfg.flow.params.max_depth == 90
     # the default position limit (max_position None: = size) follows a swept size
     assert apply_params(base, {"size": 3}).agent.position_limit == 3
     bad = list(expand(base.with_agent(max_position=2), parse_grid("size=1,3")))
@@ -250,11 +250,11 @@ def test_expand_invalid_values_of_the_config():
 
 
 def test_unknown_parameter_is_a_clear_error_not_a_skip():
-    with pytest.raises(ConfigError, match="unknown parameter 'shrot'"):
+    with pytest.raises(ConfigError, match="shrot: unknown option"):
         list(expand(RunConfig(), parse_grid("shrot=3,5")))
     with pytest.raises(ConfigError, match="seed"):
         list(expand(RunConfig(), parse_grid("seed=1,2")))
-    with pytest.raises(ConfigError, match="prefix"):
+    with pytest.raises(ConfigError, match="foo.short: unknown option"):
         list(expand(RunConfig(), parse_grid("foo.short=1")))
 
 

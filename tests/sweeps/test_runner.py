@@ -184,7 +184,7 @@ def test_bad_arguments_are_clear_errors(tmp_path, tiny):
                        ({"seed": -1}, "seed"), ({"scheduler": "tcp://x:1"}, "scheduler")):
         with pytest.raises(ConfigError, match=needle):
             sweep(tiny, GRID, out=tmp_path, progress=False, **kw)
-    with pytest.raises(ConfigError, match="unknown parameter"):
+    with pytest.raises(ConfigError, match="unknown option"):
         sweep(tiny, "shrot=3", out=tmp_path, progress=False)
 
 
