@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from lobkit.errors import ConfigError, InputFormatError, LobkitError
 
-__all__ = ["BadRowError", "ConfigError", "DatabaseError", "InputFormatError", "SchemaError"]
+__all__ = ["BadRowError", "ConfigError", "DatabaseError", "InputFormatError", "LobkitError", "SchemaError",
+           "show_number"]
 
 
 class SchemaError(InputFormatError):
@@ -21,3 +24,17 @@ class BadRowError(LobkitError):
     def __init__(self, table: str, row_id: int, field: str, reason: str):
         self.table, self.row_id, self.field, self.reason = table, int(row_id), field, reason
         super().__init__(f"{table} row {row_id}, field {field}: {reason}")
+
+
+
+def show_number(value) -> str:
+    """A number as a user writes it: ``236.515``, ``999.0``, ``1e+300``, ``nan``, ``5`` -- never
+    ``np.float64(236.515)``. Integers (Python or numpy) print as integers, floats in their shortest form."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)

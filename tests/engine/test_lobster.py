@@ -209,11 +209,11 @@ def test_halts_recorded_without_book_change(tmp_path):
 # ---------------------------------------------------------------------------------------------- parsing
 def test_times_exact_to_the_nanosecond(tmp_path):
     mp = tmp_path / "X_2012-06-21_0_1_message_1.csv"
-    mp.write_text("34200.18960767,1,1,5,1000000,1\n43002.632812672004,5,0,1,1000000,1\n34200,5,0,1,1000000,1\n"
-                  "34200.9999999996,5,0,1,1000000,1\n")
+    mp.write_text("34200,1,1,5,1000000,1\n34200.18960767,5,0,1,1000000,1\n34200.9999999996,5,0,1,1000000,1\n"
+                  "43002.632812672004,5,0,1,1000000,1\n")
     (tmp_path / "X_2012-06-21_0_1_orderbook_1.csv").write_text(f"{EA},0,1000000,5\n" * 4)
     d = lb.load(mp)
-    assert d.time_ns.tolist() == [34200189607670, 43002632812672, 34200 * 10**9, 34201 * 10**9]
+    assert d.time_ns.tolist() == [34200 * 10**9, 34200189607670, 34201 * 10**9, 43002632812672]
 
 
 def test_tick_is_exact_for_sub_penny_prices(tmp_path):
