@@ -36,6 +36,7 @@ grid or an error, bounds checked, quantity rounding counted).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -45,6 +46,7 @@ from typing import ClassVar
 import numpy as np
 
 from lobkit.data.errors import ConfigError, InputFormatError
+from lobkit.data.errors import show_number as _num
 
 MAX_REPORTED = 1000  # rejections a stream keeps (all are counted)
 
@@ -274,6 +276,8 @@ class InitialBook:
     ``size``: (n,) int64 lots (1 <= size <= MAX_SIZE). ``ts``: the snapshot's time, UTC epoch ns.
     ``source``: where it came from (path or table, and the snapshot id). ``rounded``: how many quantities were
     not a whole number of lots and were rounded (to the nearest lot, halves up, at least 1 lot).
+    ``snapshot_id``: the snapshot's id in the source, when it has one. ``skipped``: invalid snapshots before it
+    (failing :func:`lobkit.data.books.clean`; they are never used, and the stream reports them).
     """
 
     side: np.ndarray
@@ -283,6 +287,7 @@ class InitialBook:
     source: str
     rounded: int
     snapshot_id: int | None = None
+    skipped: int = 0
 
     @property
     def best_bid(self) -> int:
@@ -295,12 +300,6 @@ class InitialBook:
 
 def _dec(x: float) -> Decimal:
     return Decimal(repr(float(x)))
-
-
-def _num(x: float) -> str:
-    """A float as a user writes it (``236.515``, ``1e+300``), never a numpy repr."""
-    v = float(x)
-    return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
 
 
 def _positive(name: str, v) -> float:
@@ -332,7 +331,9 @@ def first_book(spec, tick_size: float, lot_size: float, **options) -> InitialBoo
     src = open_source(spec, **options)
     stream = src.snapshots(chunk_size=64)
     try:
-        frame = next(stream, None)
+        with warnings.catch_warnings():  # skipped snapshots are reported here (``skipped``, or the error)
+            warnings.simplefilter("ignore", UserWarning)
+            frame = next(stream, None)
     finally:
         stream.close()
     where = src.description
@@ -367,8 +368,8 @@ def first_book(spec, tick_size: float, lot_size: float, **options) -> InitialBoo
                                                         f"{_num(tick)} ({_num(p)} / {_num(tick)} = {float(ticks):.10g}"
                                                         " ticks); pass the source's tick size")
                 if whole < 1 or whole > PRICE_LIMIT:
-                    raise InputFormatError(where, None, f"{lvl}: price {_num(p)} is {whole} ticks of {_num(tick)}, "
-                                                        f"outside 1 to 2**60 ticks")
+                    raise InputFormatError(where, None, f"{lvl}: price {_num(p)} is {int(whole)} ticks of "
+                                                        f"{_num(tick)}, outside 1 to 2**60 ticks")
                 lots = _dec(q) / dlot
                 n = max(int(lots.to_integral_value(rounding=ROUND_HALF_UP)), 1)
                 if abs(lots - n) > eps_lot:
@@ -393,7 +394,10 @@ def first_book(spec, tick_size: float, lot_size: float, **options) -> InitialBoo
     if best_bid >= best_ask:
         raise InputFormatError(where, None, f"{snap}: crossed or locked book in ticks of {_num(tick)}: best bid "
                                             f"{best_bid} >= best ask {best_ask}")
-    return InitialBook(side, price, size, ts_ns, f"{where}, {snap}", rounded, None if sid is None else int(sid))
+    bad = {r.snapshot_id for r in stream.rejections if r.snapshot_id is not None}
+    skipped = sum(1 for b in bad if sid is None or b < sid)
+    return InitialBook(side, price, size, ts_ns, f"{where}, {snap}", rounded, None if sid is None else int(sid),
+                       skipped)
 
 
 __all__ = ["InitialBook", "SnapshotSource", "SnapshotStream", "first_book", "open_source", "register_source",

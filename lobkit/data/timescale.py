@@ -324,6 +324,7 @@ def ensure_table(cfg: DbConfig) -> bool:
     (``lobkit db init`` creates it): otherwise a :class:`DatabaseError` says so."""
     conn = connect_target(cfg)
     try:
+        conn.autocommit = True
         if table_exists(conn, cfg.table):
             _check_snapshot_table(conn, cfg)
             return False
