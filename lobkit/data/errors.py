@@ -38,3 +38,11 @@ def show_number(value) -> str:
         return repr(float(value))
     except (TypeError, ValueError):
         return str(value)
+
+
+def check_int(name: str, value, lo: int, hi: int) -> int:
+    """``value`` as an int when it is an integer (Python or numpy, not bool) from ``lo`` to ``hi``; otherwise a
+    :class:`ConfigError` naming ``name`` and showing the value as written."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= int(value) <= hi:
+        raise ConfigError(f"{name} must be an integer from {lo:,} to {hi:,}, got {value}")
+    return int(value)

@@ -60,7 +60,7 @@ import numpy as np
 import polars as pl
 
 from lobkit.data.books import CleanBatch, clean
-from lobkit.data.errors import ConfigError, InputFormatError
+from lobkit.data.errors import ConfigError, InputFormatError, check_int
 from lobkit.data.sources import SnapshotSource, SnapshotStream
 from lobkit.data.sqlite import Levels, RawBatch
 
@@ -489,9 +489,8 @@ def _raw(lb: LobsterBook, lo: int, hi: int) -> RawBatch:
 
 def clean_batches(lb: LobsterBook, batch_size: int = 50_000) -> Iterator[CleanBatch]:
     """The snapshots of ``lb`` validated like any other source's (:func:`lobkit.data.books.clean`)."""
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    for lo in range(0, len(lb.book), int(batch_size)):
+    batch_size = check_int("batch_size", batch_size, 1, 10_000_000)
+    for lo in range(0, len(lb.book), batch_size):
         yield clean(_raw(lb, lo, min(lo + int(batch_size), len(lb.book))), NAMES)
 
 
@@ -562,7 +561,8 @@ class LobsterSource(SnapshotSource):
 
     def snapshots(self, chunk_size: int = 50_000, start=None, end=None) -> SnapshotStream:
         lo, hi = self.time_bounds(start, end)
-        return SnapshotStream(lambda s: self._frames(s, int(chunk_size), lo, hi), self.description)
+        chunk_size = check_int("chunk_size", chunk_size, 1, 10_000_000)
+        return SnapshotStream(lambda s: self._frames(s, chunk_size, lo, hi), self.description)
 
     def messages(self) -> LobsterMessages:
         return to_messages(self.file(), self.tz)

@@ -25,7 +25,7 @@ from psycopg2 import sql
 from tqdm import tqdm
 
 from lobkit.data.books import CleanBatch, Rejection, clean
-from lobkit.data.errors import BadRowError, ConfigError
+from lobkit.data.errors import BadRowError, check_int
 from lobkit.data.pgcopy import BytesReader, encode_batch
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
 from lobkit.data.timescale import PACKED_COLUMN, DbConfig, connect_target, has_packed, require_table
@@ -148,8 +148,7 @@ def ingest(
     whole or absent, which is all that resuming needs. Under ``strict`` nothing after the first bad batch is
     sent, and the batches before it are committed before the error is raised.
     """
-    if int(connections) < 1:
-        raise ConfigError(f"connections must be >= 1, got {connections}")
+    connections = check_int("connections", connections, 1, 64)
     t0 = time.perf_counter()
     read = inserted = rejected = rejected_snaps = 0
     reported: list[Rejection] = []
@@ -289,8 +288,7 @@ def migrate(
     rerun: snapshots already in the table (same ``ts``) are counted as ``already_present``, never duplicated.
     ``connections`` COPY connections work in parallel (see :func:`ingest`).
     """
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_int("batch_size", batch_size, 1, 10_000_000)
     with SqliteReader(source, schema) as reader:
         total = reader.count()
         return ingest(clean_batches(reader, int(batch_size)), cfg, source=str(source), total=total,

@@ -32,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 
-from lobkit.data.errors import ConfigError, InputFormatError, SchemaError
+from lobkit.data.errors import ConfigError, InputFormatError, SchemaError, check_int
 from lobkit.data.sources import SnapshotSource, SnapshotStream
 
 TS_FORMATS = ("auto", "text", "epoch_s", "epoch_ms")
@@ -72,11 +72,12 @@ class SqliteSchema:
         for f in fields(self):
             v = getattr(self, f.name)
             if not isinstance(v, str) or not v.strip():
-                raise ConfigError(f"SqliteSchema.{f.name} must be a non-empty string, got {v!r}")
+                shown = f"'{v}'" if isinstance(v, str) else f"{v} (a {type(v).__name__})"
+                raise ConfigError(f"SqliteSchema.{f.name} must be a non-empty string, got {shown}")
         if self.ts_format not in TS_FORMATS:
-            raise ConfigError(f"SqliteSchema.ts_format must be one of {TS_FORMATS}, got {self.ts_format!r}")
+            raise ConfigError(f"SqliteSchema.ts_format must be one of {', '.join(TS_FORMATS)}, got {self.ts_format}")
         if self.bids == self.asks:
-            raise ConfigError(f"SqliteSchema.bids and .asks must differ, both are {self.bids!r}")
+            raise ConfigError(f"SqliteSchema.bids and .asks must differ, both are '{self.bids}'")
 
 
 @dataclass(frozen=True)
@@ -421,9 +422,7 @@ class SqliteReader:
         Prices or quantities that are NULL or not numbers come back as NaN (``-inf`` marks them on the way).
         The three tables are read as Arrow batches by the ADBC SQLite driver, each in its own thread.
         """
-        if int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        batch_size = int(batch_size)
+        batch_size = check_int("batch_size", batch_size, 1, 10_000_000)
         s = self.schema
         epoch = self.ts_format.startswith("epoch")
         item_sql = (f"SELECT CAST({_quote(s.item_id)} AS INTEGER), {_typed(s.timestamp, 'real' if epoch else 'text')} "

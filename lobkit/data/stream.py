@@ -34,7 +34,7 @@ import psycopg2
 from psycopg2 import sql
 
 from lobkit.data.books import MAX_PRICE, MAX_QUANTITY, Side, clean, parse_side_json, to_frame
-from lobkit.data.errors import ConfigError, InputFormatError, show_number
+from lobkit.data.errors import ConfigError, InputFormatError, check_int, show_number
 from lobkit.data.pgcopy import PG_EPOCH_US, fixed_column, frame_copy_binary, text_column, unpack_levels
 from lobkit.data.sources import SnapshotStream
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
@@ -50,7 +50,7 @@ def _as_utc(t: datetime | str | None, name: str) -> datetime | None:
         try:
             t = datetime.fromisoformat(t.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{name} is not an ISO 8601 time: {t!r}") from None
+            raise ConfigError(f"{name} is not an ISO 8601 time: '{t}'") from None
     if not isinstance(t, datetime):
         raise ConfigError(f"{name} must be a datetime or ISO string, got {type(t).__name__}")
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
@@ -205,8 +205,7 @@ def stream_db(cfg: DbConfig, chunk_size: int = 50_000, start=None, end=None) -> 
     JSONB and parsed in bulk. Memory is bounded by about two chunks. Rows are yielded as stored: ``migrate`` and
     ``lobster import`` validated them on the way in (:func:`to_arrays` checks what it converts).
     """
-    if int(chunk_size) < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = check_int("chunk_size", chunk_size, 1, 10_000_000)
     start, end = _as_utc(start, "start"), _as_utc(end, "end")
     return SnapshotStream(lambda _: _db_frames(cfg, int(chunk_size), start, end),
                           f"table {cfg.table} at {cfg.safe_dsn}")
@@ -228,8 +227,7 @@ def stream_sqlite(path: str | Path, schema: SqliteSchema | None = None, chunk_si
     it is exhausted, and a :class:`UserWarning` says how many were skipped. The file is opened (and checked)
     right away: a missing, damaged or mis-shaped file raises :class:`InputFormatError` here.
     """
-    if int(chunk_size) < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = check_int("chunk_size", chunk_size, 1, 10_000_000)
     start, end = _as_utc(start, "start"), _as_utc(end, "end")
     reader = SqliteReader(path, schema)
     return SnapshotStream(lambda stream: _sqlite_frames(stream, reader, path, int(chunk_size), start, end), str(path),

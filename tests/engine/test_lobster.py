@@ -384,3 +384,20 @@ def test_small_book_grows_and_gives_the_same_answer(tmp_path):
     d = lb.load(write_pair(tmp_path, msgs, rows))
     ctr, *_, cap = lb._run(d, True, 1, 1, capacity=4)
     assert cap > 4 and ctr[lb.lnb.C_ROWS_MATCHED] == 40 and ctr[lb.lnb.C_CAPACITY] == 0
+
+
+def test_one_reader_for_replay_and_import(tmp_path):
+    """The engine replays arrays; reading LOBSTER files (names, zips, CSV, constants) lives in the data layer."""
+    import inspect
+
+    from lobkit.data import lobster as reader
+
+    src = inspect.getsource(lb)
+    for word in ("zipfile", "read_csv", "9999999999", "_message_", "re.compile"):
+        assert word not in src, word
+    assert not hasattr(lb, "parse_messages") and not hasattr(lb, "EMPTY_ASK")
+    mp = write_pair(tmp_path, GOOD, GOOD_ROWS)
+    lf = reader.read_lobster(mp)
+    assert lb.replay(lf, check=True).rows_matched == 3  # the file as read by the one reader
+    with pytest.raises(ConfigError, match="levels must be an integer"):
+        lb.replay(lf, levels=1.5)
