@@ -33,7 +33,8 @@ Validation (one for every reader; each error is :class:`lobkit.errors.InputForma
   engine's bound) and ``1 <= price <= PRICE_LIMIT`` (2**60; a tick is at least one LOBSTER price unit, so the
   price in ticks is within the engine's bound too); type 7 carries price -1 (halt), 0 (quoting) or 1 (resume);
 * an orderbook level is either real (``1 <= price <= PRICE_LIMIT`` and ``1 <= size <= MAX_SIZE``) or empty
-  (ask 9999999999 / bid -9999999999 with size 0);
+  (ask 9999999999 / bid -9999999999 with size 0); the levels of a side are best first (asks ascending, bids
+  descending, no price twice) with the empty ones last;
 * both files have one row per message.
 
 Snapshots (import and the data source): each orderbook row becomes a snapshot with ``source_id`` = its
@@ -309,6 +310,17 @@ def parse_orderbook(data: bytes, where: str, levels: int | None = None) -> np.nd
         raise InputFormatError(where, k + 1, f"bad level {j + 1}: ask {ap[k, j]} x {az[k, j]}, bid {bp[k, j]} x "
                                              f"{bz[k, j]} (a real level has 1 <= price <= 2**60 and 1 <= size <= "
                                              f"2**40, an empty one ask {EMPTY_ASK} / bid {EMPTY_BID} with size 0)")
+    if ap.shape[1] > 1:  # levels best first, strictly, and no real level after an empty one
+        ra, rb = ap != EMPTY_ASK, bp != EMPTY_BID
+        sides = (("ask", ap, ra, ap[:, 1:] <= ap[:, :-1]), ("bid", bp, rb, bp[:, 1:] >= bp[:, :-1]))
+        for name, p, real, worse in sides:
+            wrong = real[:, 1:] & (worse | ~real[:, :-1])
+            if wrong.any():
+                k, j = (int(x) for x in np.argwhere(wrong)[0])
+                what = (f"follows an empty level {j + 1}" if not real[k, j] else
+                        f"is not {'above' if name == 'ask' else 'below'} level {j + 1} ({p[k, j]})")
+                raise InputFormatError(where, k + 1, f"{name} level {j + 2} ({p[k, j + 1]}) {what}: levels are "
+                                                     "best first, one price each")
     return book
 
 

@@ -141,8 +141,10 @@ def write_sample_db(path: str | Path, snapshots: int, seed: int, levels: int = 2
         raise InputFormatError(path, None, "is a directory (give a file name)")
     if path.exists() and not overwrite:
         raise InputFormatError(path, None, "exists already (pass overwrite=True / --force to replace it)")
-    if not path.parent.is_dir():
+    if not path.parent.exists():
         raise InputFormatError(path, None, f"cannot write: directory {path.parent} does not exist")
+    if not path.parent.is_dir():
+        raise InputFormatError(path, None, f"cannot write: {path.parent} is not a directory")
     remove_stale_temp_files(path)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

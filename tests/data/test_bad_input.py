@@ -352,6 +352,12 @@ LOBSTER_CASES = [  # (line index, message or None, orderbook row or None, line, 
     (1, "34200.6,5,0,1,990000,0", None, 2, "direction 0 on a type 5 event"),
     (1, None, f"1000000,{2**41},990000,5", 2, "bad level 1: ask 1000000 x 2199023255552"),
 ]
+L2_ROWS = ["1000000,10,-9999999999,0,1000100,5,-9999999999,0"] * 3
+L2_CASES = [  # orderbook rows of a 2-level file: (row, expected text)
+    ("1000000,10,990000,5,999900,5,990100,5", "ask level 2 (999900) is not above level 1 (1000000)"),
+    ("1000000,10,990000,5,1000100,5,990000,5", "bid level 2 (990000) is not below level 1 (990000)"),
+    ("9999999999,0,990000,5,1000100,5,-9999999999,0", "ask level 2 (1000100) follows an empty level 1"),
+]
 
 
 @pytest.mark.parametrize("k,message,orow,line,text", LOBSTER_CASES)
@@ -373,6 +379,25 @@ def test_lobster_rules_are_one_validation_for_replay_import_and_source(tmp_path,
     with pytest.raises(InputFormatError) as e2:
         open_source(mp).messages()
     assert f"error: {e2.value}" == want
+
+
+@pytest.mark.parametrize("orow,text", L2_CASES)
+def test_lobster_orderbook_levels_best_first(tmp_path, orow, text):
+    stem = "TEST_2012-06-21_34200000_57600000"
+    mp = tmp_path / f"{stem}_message_2.csv"
+    mp.write_text("".join(m + "\n" for m in OK_MSGS))
+    rows = list(L2_ROWS)
+    rows[1] = orow
+    (tmp_path / f"{stem}_orderbook_2.csv").write_text("".join(r + "\n" for r in rows))
+    with pytest.raises(InputFormatError, match=r"_orderbook_2\.csv:2: ") as e:
+        read_lobster(mp)
+    assert text in str(e.value)
+    assert one_line(cli(["lobster", "import", mp, "--dsn", DEAD_DSN])) == f"error: {e.value}"
+
+
+def test_sample_data_parent_is_a_file(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    assert "f.txt is not a directory" in one_line(cli(["sample-data", "--out", tmp_path / "f.txt" / "x.db"]))
 
 
 def test_lobster_window_beyond_the_engine_is_refused(tmp_path):
