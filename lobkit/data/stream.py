@@ -302,19 +302,36 @@ class BookArrays:
     n_asks: np.ndarray
 
 
-def _padded(lists: pl.Series, levels: int) -> tuple[np.ndarray, np.ndarray]:
-    counts = lists.list.len().fill_null(0).to_numpy().astype(np.int64)
-    # one value per list element (a null element is NaN, so the checks see it); empty and null lists give none
-    flat = lists.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).fill_null(np.nan).to_numpy()
+def _flat(lists: pl.Series) -> np.ndarray:
+    """One float64 per list element (a null element is NaN, so the checks see it); empty and null lists give none."""
+    return lists.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def _padded_side(frame: pl.DataFrame, side: str, levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prices, quantities) of one side as (n, levels) arrays padded with NaN, and the real level counts.
+    The positions are computed once for both columns."""
+    px, qty = frame[f"{side}_px"], frame[f"{side}_qty"]
+    counts = px.list.len().fill_null(0).to_numpy().astype(np.int64)
+    q_counts = qty.list.len().fill_null(0).to_numpy().astype(np.int64)
+    if not np.array_equal(counts, q_counts):
+        k = int(np.flatnonzero(counts != q_counts)[0])
+        raise InputFormatError("frame", None, f"row {k} ({_when(frame, k)}): {side}_px and {side}_qty differ in "
+                                              "length")
     n = len(counts)
     starts = np.zeros(n, np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
-    row = np.repeat(np.arange(n), counts)
-    col = np.arange(len(flat)) - np.repeat(starts, counts)
+    col = np.arange(int(counts.sum())) - np.repeat(starts, counts)
+    dest = np.repeat(np.arange(n) * levels, counts) + col
     keep = col < levels
-    out = np.full((n, levels), np.nan)
-    out[row[keep], col[keep]] = flat[keep]
-    return out, np.minimum(counts, levels)
+    if not keep.all():
+        dest = dest[keep]
+    out = []
+    for lists in (px, qty):
+        flat = _flat(lists)
+        a = np.full(n * levels, np.nan)
+        a[dest] = flat if keep.all() else flat[keep]
+        out.append(a.reshape(n, levels))
+    return out[0], out[1], np.minimum(counts, levels)
 
 
 MAX_LEVELS = 10_000  # levels per side to_arrays pads to
@@ -322,13 +339,16 @@ _PRICE_LIMIT = 2**60  # = lobkit.engine.book.PRICE_LIMIT (ticks); a test keeps t
 
 
 def _check_values(frame: pl.DataFrame, values: np.ndarray, counts: np.ndarray, what: str, bound: float) -> None:
-    """A clear error for the first real level whose value is not in (0, bound] (NaN and infinities included)."""
+    """A clear error for the first real level whose value is not in (0, bound] (NaN and infinities included).
+
+    Padding is NaN and fails the test too, so the common case is one count: as many failures as padding."""
+    ok = (values > 0) & (values <= bound)
+    if values.size - int(np.count_nonzero(ok)) == values.size - int(counts.sum()):
+        return
     real = np.arange(values.shape[1])[None, :] < counts[:, None]
-    wrong = real & ~((values > 0) & (values <= bound))
-    if wrong.any():
-        i, j = (int(x) for x in np.argwhere(wrong)[0])
-        raise InputFormatError("frame", None, f"row {i} ({_when(frame, i)}), {what} level {j + 1}: "
-                                              f"{show_number(values[i, j])} is not in (0, {show_number(bound)}]")
+    i, j = (int(x) for x in np.argwhere(real & ~ok)[0])
+    raise InputFormatError("frame", None, f"row {i} ({_when(frame, i)}), {what} level {j + 1}: "
+                                          f"{show_number(values[i, j])} is not in (0, {show_number(bound)}]")
 
 
 def _when(frame: pl.DataFrame, i: int) -> str:
@@ -355,14 +375,8 @@ def to_arrays(frame: pl.DataFrame, levels: int = 20, tick: float = 0.01) -> Book
     if not (np.isfinite(tick_f) and tick_f > 0):
         raise ConfigError(f"tick must be a finite number > 0, got {show_number(tick_f)}")
     levels = int(levels)
-    bp, nb = _padded(frame["bid_px"], levels)
-    bq, nbq = _padded(frame["bid_qty"], levels)
-    ap, na = _padded(frame["ask_px"], levels)
-    aq, naq = _padded(frame["ask_qty"], levels)
-    if not (np.array_equal(nb, nbq) and np.array_equal(na, naq)):
-        k = int(np.flatnonzero((nb != nbq) | (na != naq))[0])
-        raise InputFormatError("frame", None, f"row {k} ({_when(frame, k)}): price and quantity lists differ in "
-                                              "length")
+    bp, bq, nb = _padded_side(frame, "bid", levels)
+    ap, aq, na = _padded_side(frame, "ask", levels)
     for what, values, counts, bound in (("bid price", bp, nb, MAX_PRICE), ("bid quantity", bq, nb, MAX_QUANTITY),
                                         ("ask price", ap, na, MAX_PRICE), ("ask quantity", aq, na, MAX_QUANTITY)):
         _check_values(frame, values, counts, what, bound)
@@ -373,7 +387,8 @@ def to_arrays(frame: pl.DataFrame, levels: int = 20, tick: float = 0.01) -> Book
         a_half = np.round((ap - mid[:, None]) / tick_f * 2.0) / 2.0
         bt = np.floor(b_half)
         at = np.ceil(a_half)
-    for what, t, px in (("bid", bt, bp), ("ask", at, ap)):
+    # prices are in (0, MAX_PRICE], so offsets can pass 2**60 ticks only on a grid finer than MAX_PRICE / 2**60
+    for what, t, px in (("bid", bt, bp), ("ask", at, ap)) if tick_f < MAX_PRICE / _PRICE_LIMIT else ():
         far = np.isfinite(t) & (np.abs(t) > _PRICE_LIMIT)
         if far.any():
             i, j = (int(x) for x in np.argwhere(far)[0])

@@ -169,12 +169,20 @@ def test_one_sided_snapshots_are_kept_with_a_nan_mid(tmp_path):
     (1e300, r"row 1 \(1970-01-01 00:00:00.000001 UTC\), bid price level 2: 1e\+300 is not in \(0, 1000000000000.0\]"),
     (float("nan"), r"bid price level 2: nan is not in"),
     (-1.0, r"bid price level 2: -1.0 is not in"),
+    (None, r"bid price level 2: nan is not in"),  # a null inside a list is not silently dropped
 ])
 def test_to_arrays_refuses_values_it_cannot_convert(value, match):
     frame = pl.DataFrame({"ts": pl.Series([0, 1], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
                           "bid_px": [[100.0, 99.0], [100.0, value]], "bid_qty": [[1.0, 1.0], [1.0, 1.0]],
                           "ask_px": [[101.0], [101.0]], "ask_qty": [[1.0], [1.0]]})
     with pytest.raises(InputFormatError, match=match):
+        to_arrays(frame)
+
+
+def test_to_arrays_needs_one_quantity_per_price():
+    frame = pl.DataFrame({"ts": pl.Series([0], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+                          "bid_px": [[100.0, 99.0]], "bid_qty": [[1.0]], "ask_px": [[101.0]], "ask_qty": [[1.0]]})
+    with pytest.raises(InputFormatError, match="row 0 .*: bid_px and bid_qty differ in length"):
         to_arrays(frame)
 
 
