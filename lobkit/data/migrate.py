@@ -64,8 +64,8 @@ class MigrationSummary:
         if self.read == 0:
             return f"nothing stored: {self.source} holds no snapshots"
         first = f" (first: {self.rejections[0]})" if self.rejections else ""
-        return (f"nothing stored: all {self.read} snapshot(s) of {self.source} were rejected{first}; "
-                "check the source's format options (--ts-format, --map) or --json for the full list")
+        return (f"nothing stored: all {self.read} snapshot(s) of {self.source} were rejected{first}; the "
+                "summary lists the reasons (--json: up to 1000)")
 
     def as_dict(self) -> dict:
         return {"source": self.source, "read": self.read, "inserted": self.inserted,

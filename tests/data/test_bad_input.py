@@ -403,6 +403,18 @@ def test_lobster_orderbook_levels_best_first(tmp_path, orow, text):
     assert one_line(cli(["lobster", "import", mp, "--dsn", DEAD_DSN])) == f"error: {e.value}"
 
 
+def test_lobster_file_without_a_date_replays_but_cannot_be_placed_in_utc(tmp_path):
+    from lobkit.engine.lobster import replay
+
+    mp = tmp_path / "X_message_1.csv"
+    mp.write_text("".join(m + "\n" for m in OK_MSGS))
+    (tmp_path / "X_orderbook_1.csv").write_text("".join(r + "\n" for r in OK_ROWS))
+    assert replay(mp, check=True).rows_matched == 3
+    err = one_line(cli(["lobster", "import", mp, "--dsn", DEAD_DSN]))
+    assert err == f"error: {mp}: the file name carries no date (TICKER_YYYY-MM-DD_...), so its times cannot be " \
+                  "placed in UTC"
+
+
 def test_sample_data_parent_is_a_file(tmp_path):
     (tmp_path / "f.txt").write_text("x")
     assert "f.txt is not a directory" in one_line(cli(["sample-data", "--out", tmp_path / "f.txt" / "x.db"]))
