@@ -6,7 +6,9 @@ Writes a synthetic 20-level SQLite file (lobkit sample-data) of --snapshots snap
 warm-up migration of a small file that loads the compiled COPY writer), a naive row-by-row INSERT loop on the
 same kind of data (--naive-snapshots of them), and the reader (keyset-paged binary COPY of the packed levels,
 to Polars, and to numpy arrays) with its peak memory (best of --repeat passes in a fresh process). The
-machine's load average is reported: other work on the same CPUs changes every figure.
+machine's load average is reported: other work on the same CPUs changes every figure. The JSON also carries
+the date (UTC) and the machine (CPU model, cores, memory, OS, Python), so that a figure is never quoted without
+them; docs render their figures from it (``<!-- figures: benchmarks/results/ingest.json -->``).
 
     .venv/bin/python benchmarks/ingest.py --json
 """
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -73,6 +76,35 @@ def _fresh(base: str, name: str) -> DbConfig:
     cfg = DbConfig(base + "/" + name)
     init_db(cfg)
     return cfg
+
+
+def machine() -> dict:
+    """What the figures were measured on: CPU model, cores (physical and logical), memory, OS, Python."""
+    model, cores = platform.processor() or platform.machine(), set()
+    try:
+        phys = core = None
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = (x.strip() for x in line.partition(":"))
+            if key == "model name":
+                model = value
+            elif key == "physical id":
+                phys = value
+            elif key == "core id":
+                core = value
+            elif not key and phys is not None:
+                cores.add((phys, core))
+                phys = core = None
+        if phys is not None:
+            cores.add((phys, core))
+    except OSError:
+        pass
+    try:
+        mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        mem_gb = None
+    return {"cpu_model": model, "cores": len(cores) or os.cpu_count(), "logical_cpus": os.cpu_count(),
+            "memory_gib": mem_gb, "os": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version()}
 
 
 def _cpu() -> float:
@@ -150,6 +182,9 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
             r = json.loads(subprocess.run([sys.executable, "-c", _READ, cfg.dsn, str(chunk_size), str(repeat)],
                                           capture_output=True, text=True, check=True).stdout)
             res = {
+                "benchmark": "ingest",
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine(),
                 "snapshots": snapshots, "levels": 20, "batch_size": batch_size, "connections": connections,
                 "repeat": repeat,
                 "migrate_seconds": round(s.seconds, 3),
@@ -170,7 +205,6 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
                 "chunk_size": chunk_size,
                 "load_avg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                 "server": server.kind if server else "given",
-                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
             }
         finally:
             if server is not None:
@@ -180,6 +214,8 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
     else:
         w = max(map(len, res))
         for k, v in res.items():
+            if isinstance(v, dict):
+                v = ", ".join(f"{a} {b}" for a, b in v.items())
             click.echo(f"{k:<{w}}  {v:,}" if isinstance(v, int | float) else f"{k:<{w}}  {v}")
 
 

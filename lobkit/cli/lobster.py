@@ -1,7 +1,9 @@
 """``lobkit lobster replay``: replay a LOBSTER file through the engine and check it row by row.
 
-A thin layer over :func:`lobkit.engine.lobster.replay`; bad input raises ``InputFormatError``, which the
-``lobkit`` group prints on one line (exit code 2). A mismatching row under ``--check`` exits with code 1.
+A thin layer: the file is read by :func:`lobkit.data.lobster.read_lobster` (the one LOBSTER reader, also
+behind ``lobkit lobster import``) and replayed by :func:`lobkit.engine.lobster.replay`. Bad input raises
+``InputFormatError``, which the ``lobkit`` group prints on one line (exit code 2). A mismatching row under
+``--check`` exits with code 1.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ def _fmt_levels(levels) -> str:
 @lobster.command("replay")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--check", is_flag=True, help="Compare the engine's top levels with every orderbook row.")
-@click.option("--levels", type=int, default=None, help="Levels to compare (default: all L of the file).")
+@click.option("--levels", type=click.IntRange(1, 10_000), default=None,
+              help="Levels to compare (default: all L of the file).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--show", type=int, default=5, show_default=True, help="Mismatching rows to print.")
+@click.option("--show", type=click.IntRange(0, 10_000), default=5, show_default=True,
+              help="Mismatching rows to print.")
 def replay_cmd(file, check, levels, as_json, show):
     """Replay a LOBSTER message FILE (a sample zip, or a message csv with its orderbook csv beside it).
 
@@ -34,9 +38,10 @@ def replay_cmd(file, check, levels, as_json, show):
     orderbook row (placeholders of unknown ids, counted as levels_seeded). With --check every row is compared
     and the exit code is 1 if any row differs.
     """
+    from lobkit.data.lobster import read_lobster
     from lobkit.engine.lobster import replay
 
-    r = replay(file, check=check, levels=levels, max_mismatches=max(show, 1))
+    r = replay(read_lobster(file), check=check, levels=levels, max_mismatches=max(show, 1))
     if as_json:
         click.echo(json.dumps(r.to_dict()))
     else:

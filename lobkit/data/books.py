@@ -1,9 +1,21 @@
 """Validation of raw snapshot batches and their conversion to JSON text and Polars columns, all vectorised.
 
-A snapshot is rejected (and reported, never silently repaired) when its timestamp does not parse, repeats an
-earlier snapshot's timestamp, one of its levels has a price or quantity that is NaN, missing, infinite, zero
-or negative, or its book is crossed or locked (best bid >= best ask). Level rows whose snapshot does not exist
-are reported too. Levels of a kept snapshot are sorted best first: bids by price descending, asks ascending.
+A snapshot is rejected (and reported, never silently repaired) when
+
+* its timestamp does not parse, or repeats an earlier snapshot's timestamp;
+* one of its levels has a price or quantity that is NaN, missing, not a number, infinite, zero or negative,
+  or above the data layer's bound (:data:`MAX_PRICE`, :data:`MAX_QUANTITY`: 1e12 each);
+* one of its sides holds the same price twice (a duplicate price level);
+* it has no level at all (a one-sided book is kept: its mid is NaN);
+* its book is crossed or locked (best bid >= best ask).
+
+Level rows whose snapshot does not exist are reported too. Levels of a kept snapshot are sorted best first:
+bids by price descending, asks ascending.
+
+The bounds are in line with the engine's (``PRICE_LIMIT`` = 2**60 ticks, ``MAX_SIZE`` = 2**40 lots): at a tick of
+1e-6 or coarser every price in bounds is within 2**60 ticks (1e12 / 1e-6 = 1e18 < 1.15e18), and at a lot of 1 or
+coarser every quantity is within 2**40 lots (1e12 < 1.1e12); finer ticks or lots are checked where prices and
+quantities are converted (:func:`lobkit.data.stream.to_arrays`, :func:`lobkit.data.sources.first_book`).
 """
 
 from __future__ import annotations
@@ -14,7 +26,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from lobkit.data.errors import show_number
 from lobkit.data.sqlite import Levels, RawBatch, member_sorted
+
+MAX_PRICE = 1e12  # currency units; see the module docstring
+MAX_QUANTITY = 1e12
 
 
 @dataclass(frozen=True)
@@ -60,8 +76,9 @@ class CleanBatch:
     rejected_snapshots: np.ndarray  # ids of snapshots not kept
 
 
-def _side(lv: Levels, ids: np.ndarray, bids: bool) -> Side:
-    """CSR of ``lv`` restricted to snapshots ``ids`` (ascending), levels sorted best first.
+def _side(lv: Levels, ids: np.ndarray, bids: bool) -> tuple[Side, np.ndarray]:
+    """CSR of ``lv`` restricted to snapshots ``ids`` (ascending), levels sorted best first, and the ids of the
+    snapshots holding the same price twice on this side.
 
     Levels usually arrive grouped by snapshot and already best first (as files are written): that is checked in
     one vectorised pass and the sort is skipped; otherwise a stable sort by (snapshot, price) does it.
@@ -71,6 +88,7 @@ def _side(lv: Levels, ids: np.ndarray, bids: bool) -> Side:
     keep = member_sorted(item, ids) if grouped else np.isin(item, ids)
     if not keep.all():
         item, price, qty = item[keep], price[keep], qty[keep]
+    dups = _NO_IDS
     if len(item) > 1:
         same = item[1:] == item[:-1]
         step = price[1:] - price[:-1]
@@ -78,9 +96,33 @@ def _side(lv: Levels, ids: np.ndarray, bids: bool) -> Side:
         if not in_order:
             order = np.lexsort((-price if bids else price, item))
             item, price, qty = item[order], price[order], qty[order]
+            same = item[1:] == item[:-1]
+            step = price[1:] - price[:-1]
+        twice = same & (step == 0)
+        if twice.any():
+            dups = np.unique(item[1:][twice])
     offsets = np.searchsorted(item, ids, side="left")
     offsets = np.append(offsets, len(item)).astype(np.int64)
-    return Side(offsets, price, qty)
+    return Side(offsets, price, qty), dups
+
+
+_NO_IDS = np.empty(0, np.int64)
+
+
+def _duplicate_rejections(lv: Levels, sids: np.ndarray, side_name: str, price_name: str) -> list:
+    """A report per duplicate price level of the snapshots ``sids`` (few): the later row, naming the earlier."""
+    out = []
+    for sid in sids.tolist():
+        rows = np.flatnonzero(lv.item_id == sid)
+        seen: dict[float, int] = {}
+        for k in rows[np.argsort(lv.row_id[rows], kind="stable")]:
+            p = float(lv.price[k])
+            if p in seen:
+                out.append((sid, Rejection(side_name, int(lv.row_id[k]), price_name,
+                                           f"duplicate price level {show_number(p)} (also row {seen[p]})", sid)))
+            else:
+                seen[p] = int(lv.row_id[k])
+    return out
 
 
 def clean(raw: RawBatch, names: dict[str, str], duplicate_ids: np.ndarray | None = None) -> CleanBatch:
@@ -115,29 +157,47 @@ def clean(raw: RawBatch, names: dict[str, str], duplicate_ids: np.ndarray | None
         bad[i] = True
 
     for side_name, lv in ((names["bids"], raw.bids), (names["asks"], raw.asks)):
-        for field, arr in ((names["price"], lv.price), (names["quantity"], lv.qty)):
-            wrong = ~(np.isfinite(arr) & (arr > 0))
+        for field, arr, bound in ((names["price"], lv.price, MAX_PRICE), (names["quantity"], lv.qty, MAX_QUANTITY)):
+            wrong = ~((arr > 0) & (arr <= bound))  # NaN and infinities fail too
             for k in np.flatnonzero(wrong):
                 v = arr[k]
-                why = "missing or not a number" if np.isnan(v) else f"must be a finite positive number, got {v!r}"
+                if np.isnan(v):
+                    why = "missing or not a number"
+                elif np.isfinite(v) and v > 0:
+                    why = f"{show_number(v)} is above the bound {show_number(bound)}"
+                else:
+                    why = f"must be a finite positive number, got {show_number(v)}"
                 rej.append((int(lv.item_id[k]), Rejection(side_name, int(lv.row_id[k]), field, why,
                                                           int(lv.item_id[k]))))
             if wrong.any():
                 bad |= np.isin(ids, lv.item_id[wrong])
-    # crossed or locked books among the rest
+    # duplicate price levels, empty snapshots, crossed or locked books among the rest
     good = ids[~bad]
-    b, a = _side(raw.bids, good, True), _side(raw.asks, good, False)
+    (b, dup_b), (a, dup_a) = _side(raw.bids, good, True), _side(raw.asks, good, False)
+    drop = np.zeros(len(good), bool)
+    for side_name, lv, dups in ((names["bids"], raw.bids, dup_b), (names["asks"], raw.asks, dup_a)):
+        if len(dups):
+            rej += _duplicate_rejections(lv, dups, side_name, names["price"])
+            drop |= np.isin(good, dups)
+    empty = (b.counts == 0) & (a.counts == 0)
+    for k in np.flatnonzero(empty):
+        sid = int(good[k])
+        rej.append((sid, Rejection(names["items"], sid, f"{names['bids']}/{names['asks']}",
+                                   "no levels on either side", sid)))
+    drop |= empty
     best_bid, best_ask = best_price(b), best_price(a)
     both = np.isfinite(best_bid) & np.isfinite(best_ask)
-    crossed = both & (best_bid >= best_ask)
+    crossed = both & (best_bid >= best_ask) & ~drop
     for k in np.flatnonzero(crossed):
         sid = int(good[k])
         rej.append((sid, Rejection(names["items"], sid, f"{names['bids']}/{names['asks']}",
-                                   f"crossed book: best bid {best_bid[k]!r} >= best ask {best_ask[k]!r}", sid)))
-    if crossed.any():
-        bad |= np.isin(ids, good[crossed])
+                                   f"crossed book: best bid {show_number(best_bid[k])} >= best ask "
+                                   f"{show_number(best_ask[k])}", sid)))
+    drop |= crossed
+    if drop.any():
+        bad |= np.isin(ids, good[drop])
         good = ids[~bad]
-        b, a = _side(raw.bids, good, True), _side(raw.asks, good, False)
+        (b, _), (a, _) = _side(raw.bids, good, True), _side(raw.asks, good, False)
 
     for side_name, lv in ((names["bids"], raw.orphan_bids), (names["asks"], raw.orphan_asks)):
         for k in range(len(lv)):  # orphans are rare: a report per row

@@ -25,10 +25,10 @@ from psycopg2 import sql
 from tqdm import tqdm
 
 from lobkit.data.books import CleanBatch, Rejection, clean
-from lobkit.data.errors import BadRowError, ConfigError
+from lobkit.data.errors import BadRowError, check_int
 from lobkit.data.pgcopy import BytesReader, encode_batch
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
-from lobkit.data.timescale import PACKED_COLUMN, DbConfig, has_packed, require_table
+from lobkit.data.timescale import PACKED_COLUMN, DbConfig, connect_target, has_packed, require_table
 
 MAX_REPORTED = 1000  # rejections kept in the summary (all are counted)
 _COPY_PIECE = 1 << 20  # bytes handed to the driver per read of a COPY stream
@@ -36,7 +36,10 @@ _COPY_PIECE = 1 << 20  # bytes handed to the driver per read of a COPY stream
 
 @dataclass(frozen=True)
 class MigrationSummary:
-    """Outcome of a migration. ``rejected`` counts bad source rows; ``rejections`` lists them (first 1000)."""
+    """Outcome of a migration. ``rejected`` counts bad source rows; ``rejections`` lists them (first 1000).
+
+    ``stored_nothing`` is true when no valid snapshot came out of the source (it is empty, or every snapshot
+    was rejected): the commands then exit with code 1 (see docs/data.md, "Exit codes")."""
 
     source: str
     read: int
@@ -48,13 +51,28 @@ class MigrationSummary:
     rejections: tuple[Rejection, ...]
     seconds: float
     snapshots_per_s: float
+    created_table: bool = False
+
+    @property
+    def stored_nothing(self) -> bool:
+        return self.inserted + self.already_present == 0
+
+    def problem(self) -> str | None:
+        """One line saying why nothing was stored, or None when something was."""
+        if not self.stored_nothing:
+            return None
+        if self.read == 0:
+            return f"nothing stored: {self.source} holds no snapshots"
+        first = f" (first: {self.rejections[0]})" if self.rejections else ""
+        return (f"nothing stored: all {self.read} snapshot(s) of {self.source} were rejected{first}; the "
+                "summary lists the reasons (--json: up to 1000)")
 
     def as_dict(self) -> dict:
         return {"source": self.source, "read": self.read, "inserted": self.inserted,
                 "already_present": self.already_present, "rejected": self.rejected,
                 "rejected_snapshots": self.rejected_snapshots, "rejected_ids": list(self.rejected_ids),
                 "rejections": [r.as_dict() for r in self.rejections], "seconds": round(self.seconds, 4),
-                "snapshots_per_s": round(self.snapshots_per_s, 1)}
+                "snapshots_per_s": round(self.snapshots_per_s, 1), "created_table": self.created_table}
 
     def lines(self) -> list[str]:
         out = [f"read {self.read}, inserted {self.inserted}, already present {self.already_present}, "
@@ -130,13 +148,12 @@ def ingest(
     whole or absent, which is all that resuming needs. Under ``strict`` nothing after the first bad batch is
     sent, and the batches before it are committed before the error is raised.
     """
-    if int(connections) < 1:
-        raise ConfigError(f"connections must be >= 1, got {connections}")
+    connections = check_int("connections", connections, 1, 64)
     t0 = time.perf_counter()
     read = inserted = rejected = rejected_snaps = 0
     reported: list[Rejection] = []
     rejected_ids: list[int] = []
-    conns = [cfg.connect()]
+    conns = [connect_target(cfg)]
     try:
         require_table(conns[0], cfg)
         packed = has_packed(conns[0], cfg.table)
@@ -271,8 +288,7 @@ def migrate(
     rerun: snapshots already in the table (same ``ts``) are counted as ``already_present``, never duplicated.
     ``connections`` COPY connections work in parallel (see :func:`ingest`).
     """
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_int("batch_size", batch_size, 1, 10_000_000)
     with SqliteReader(source, schema) as reader:
         total = reader.count()
         return ingest(clean_batches(reader, int(batch_size)), cfg, source=str(source), total=total,

@@ -22,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from lobkit.data.books import Side
+from lobkit.errors import LobkitError
 
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 COPY_HEADER = COPY_SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags 0, no header extension
@@ -30,8 +31,9 @@ PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 00:00:00 UTC in Unix microsecond
 PACKED_HEADER = 8
 
 
-class CopyFormatError(ValueError):
-    """A binary COPY stream or a packed value is not what this module writes or reads."""
+class CopyFormatError(LobkitError, ValueError):
+    """A binary COPY stream or a packed value is not what this module writes or reads (a damaged table
+    value, or a table written by another tool in another layout)."""
 
 
 # -- packed levels ---------------------------------------------------------------------------------------

@@ -25,13 +25,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import numpy as np
 import polars as pl
 import pyarrow as pa
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 
-from lobkit.data.errors import ConfigError, InputFormatError, SchemaError
+from lobkit.data.errors import ConfigError, InputFormatError, SchemaError, check_int
+from lobkit.data.sources import SnapshotSource, SnapshotStream
 
 TS_FORMATS = ("auto", "text", "epoch_s", "epoch_ms")
 _quote = SQLiteDialect().identifier_preparer.quote_identifier  # proper SQL identifier quoting, never format
@@ -70,11 +72,12 @@ class SqliteSchema:
         for f in fields(self):
             v = getattr(self, f.name)
             if not isinstance(v, str) or not v.strip():
-                raise ConfigError(f"SqliteSchema.{f.name} must be a non-empty string, got {v!r}")
+                shown = f"'{v}'" if isinstance(v, str) else f"{v} (a {type(v).__name__})"
+                raise ConfigError(f"SqliteSchema.{f.name} must be a non-empty string, got {shown}")
         if self.ts_format not in TS_FORMATS:
-            raise ConfigError(f"SqliteSchema.ts_format must be one of {TS_FORMATS}, got {self.ts_format!r}")
+            raise ConfigError(f"SqliteSchema.ts_format must be one of {', '.join(TS_FORMATS)}, got {self.ts_format}")
         if self.bids == self.asks:
-            raise ConfigError(f"SqliteSchema.bids and .asks must differ, both are {self.bids!r}")
+            raise ConfigError(f"SqliteSchema.bids and .asks must differ, both are '{self.bids}'")
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,21 @@ def _typed(col: str, kind: str) -> str:
     return f"CASE typeof({c}) WHEN 'text' THEN {c} ELSE '' END"
 
 
+def unreadable(path, exc: BaseException) -> InputFormatError:
+    """One line for a SQLite file the driver cannot read (damaged pages, not a database, locked, ...)."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    for prefix in ("IO: Failed to step query: ", "IO: ", "INTERNAL: "):
+        msg = msg.removeprefix(prefix)
+    low = msg.lower()
+    if "not a database" in low:
+        msg = f"not a readable SQLite database ({msg})"
+    elif "malformed" in low or "corrupt" in low:
+        msg = f"the SQLite file is damaged ({msg})"
+    else:
+        msg = f"cannot read the SQLite file ({msg})"
+    return InputFormatError(path, None, msg)
+
+
 class _ArrowStream:
     """Record batches of one SQLite query, read through the ADBC SQLite driver (C, Arrow, no Python objects
     per row) by a background thread a couple of batches ahead. The driver releases the GIL while it steps the
@@ -152,7 +170,8 @@ class _ArrowStream:
 
     _DONE = object()
 
-    def __init__(self, uri: str, query: str, batch_rows: int, depth: int = 2):
+    def __init__(self, uri: str, query: str, batch_rows: int, depth: int = 2, path: Path | None = None):
+        self._path = path
         self._q: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._th = threading.Thread(target=self._run, args=(uri, query, int(batch_rows)), daemon=True,
@@ -168,6 +187,8 @@ class _ArrowStream:
                     if not self._put(rb):
                         return
             self._put(self._DONE)
+        except adbc_driver_manager.Error as exc:  # a damaged file: one line naming it
+            self._put(unreadable(self._path or uri, exc))
         except BaseException as exc:  # handed to the consumer
             self._put(exc)
 
@@ -268,15 +289,21 @@ class SqliteReader:
     def __init__(self, path: str | Path, schema: SqliteSchema | None = None):
         self.path = Path(path)
         self.schema = schema or SqliteSchema()
-        if not self.path.is_file():
+        if not self.path.exists():
             raise InputFormatError(self.path, None, "no such SQLite file")
+        if not self.path.is_file():
+            raise InputFormatError(self.path, None, "is not a file (a SQLite snapshot file was expected)")
         try:
             self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise InputFormatError(self.path, None, f"not a readable SQLite database ({exc})") from None
-        self._check_schema()
-        self.ts_format = self._detect_ts_format()
+        except sqlite3.Error as exc:
+            raise unreadable(self.path, exc) from None
+        try:
+            self._fetch("SELECT count(*) FROM sqlite_master")
+            self._check_schema()
+            self.ts_format = self._detect_ts_format()
+        except BaseException:
+            self._conn.close()
+            raise
 
     # -- context manager -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -288,9 +315,17 @@ class SqliteReader:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _fetch(self, query: str, params: tuple = (), one: bool = False):
+        """Run a query on the file; a damaged file (or any SQLite error) is one :class:`InputFormatError`."""
+        try:
+            cur = self._conn.execute(query, params)
+            return cur.fetchone() if one else cur.fetchall()
+        except sqlite3.Error as exc:
+            raise unreadable(self.path, exc) from None
+
     # -- schema ------------------------------------------------------------------------------------------
     def _columns(self, table: str) -> set[str]:
-        rows = self._conn.execute("SELECT name FROM pragma_table_info(?)", (table,)).fetchall()
+        rows = self._fetch("SELECT name FROM pragma_table_info(?)", (table,))
         return {r[0] for r in rows}
 
     def _check_schema(self) -> None:
@@ -316,10 +351,10 @@ class SqliteReader:
         if self.schema.ts_format != "auto":
             return self.schema.ts_format
         s = self.schema
-        rows = self._conn.execute(
+        rows = self._fetch(
             f"SELECT typeof({_quote(s.timestamp)}), {_quote(s.timestamp)} FROM {_quote(s.items)} "
             f"WHERE {_quote(s.timestamp)} IS NOT NULL ORDER BY {_quote(s.item_id)} LIMIT 1000"
-        ).fetchall()
+        )
         numeric = [v for t, v in rows if t in ("integer", "real")]
         if not rows or len(numeric) * 2 < len(rows):
             return "text"
@@ -328,16 +363,16 @@ class SqliteReader:
     # -- reading -----------------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of snapshot rows in the items table."""
-        return int(self._conn.execute(f"SELECT count(*) FROM {_quote(self.schema.items)}").fetchone()[0])
+        return int(self._fetch(f"SELECT count(*) FROM {_quote(self.schema.items)}", one=True)[0])
 
     def duplicate_timestamp_ids(self) -> np.ndarray:
         """Ids of snapshots whose raw timestamp equals that of a snapshot with a smaller id (SQLite does the work)."""
         s = self.schema
         i, t, items = _quote(s.item_id), _quote(s.timestamp), _quote(s.items)
-        rows = self._conn.execute(
+        rows = self._fetch(
             f"SELECT a.{i} FROM {items} a JOIN (SELECT {t} AS t, min({i}) AS first FROM {items} GROUP BY {t} "
             f"HAVING count(*) > 1) d ON a.{t} = d.t AND a.{i} > d.first"
-        ).fetchall()
+        )
         return np.sort(np.asarray([r[0] for r in rows], dtype=np.int64))
 
     def _uri(self) -> str:
@@ -345,7 +380,7 @@ class SqliteReader:
 
     def _sorts(self, query: str) -> bool:
         """Whether SQLite needs a temporary B-tree (a sort of the whole table) to run ``query``."""
-        plan = self._conn.execute("EXPLAIN QUERY PLAN " + query).fetchall()
+        plan = self._fetch("EXPLAIN QUERY PLAN " + query)
         return any("TEMP B-TREE" in str(r[-1]) for r in plan)
 
     def _level_sql(self, table: str, order: str) -> str:
@@ -369,7 +404,7 @@ class SqliteReader:
             return by_item
         check = f"SELECT {_typed(s.level_item, 'int')} FROM {_quote(table)} ORDER BY {by_id}"
         last = -(2**63)
-        stream = _ArrowStream(self._uri(), check, 1 << 20)
+        stream = _ArrowStream(self._uri(), check, 1 << 20, path=self.path)
         try:
             for rb in stream:
                 item = rb.column(0).to_numpy(zero_copy_only=False)
@@ -387,17 +422,15 @@ class SqliteReader:
         Prices or quantities that are NULL or not numbers come back as NaN (``-inf`` marks them on the way).
         The three tables are read as Arrow batches by the ADBC SQLite driver, each in its own thread.
         """
-        if int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        batch_size = int(batch_size)
+        batch_size = check_int("batch_size", batch_size, 1, 10_000_000)
         s = self.schema
         epoch = self.ts_format.startswith("epoch")
         item_sql = (f"SELECT CAST({_quote(s.item_id)} AS INTEGER), {_typed(s.timestamp, 'real' if epoch else 'text')} "
                     f"FROM {_quote(s.items)} ORDER BY {_quote(s.item_id)}")
         uri = self._uri()
         orders = {table: self._level_order(table) for table in (s.bids, s.asks)}
-        streams = [_ArrowStream(uri, item_sql, batch_size)]
-        streams += [_ArrowStream(uri, self._level_sql(table, orders[table]), _LEVEL_BATCH_ROWS)
+        streams = [_ArrowStream(uri, item_sql, batch_size, path=self.path)]
+        streams += [_ArrowStream(uri, self._level_sql(table, orders[table]), _LEVEL_BATCH_ROWS, path=self.path)
                     for table in (s.bids, s.asks)]
         try:
             items = _Buffered(streams[0])
@@ -447,3 +480,35 @@ def member_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
         return np.cumsum(cover[:-1]) > 0
     pos = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
     return sorted_keys[pos] == values
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class SqliteSource(SnapshotSource):
+    """A SQLite snapshot file (the layout of ``lob-btc.db``) as a data source.
+
+    Options: ``schema`` (a :class:`SqliteSchema`, for other table/column names or timestamp formats)."""
+
+    suffixes = (".db", ".sqlite", ".sqlite3")
+
+    def __init__(self, location: str, *, schema: SqliteSchema | None = None):
+        super().__init__(location)
+        if schema is not None and not isinstance(schema, SqliteSchema):
+            raise ConfigError(f"sqlite source: schema must be a SqliteSchema, got a {type(schema).__name__}")
+        self.schema = schema
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        if path.suffix.lower() in cls.suffixes:
+            return True
+        try:
+            with path.open("rb") as f:
+                return f.read(16) == _SQLITE_MAGIC
+        except OSError:
+            return False
+
+    def snapshots(self, chunk_size: int = 50_000, start=None, end=None) -> SnapshotStream:
+        from lobkit.data.stream import stream_sqlite
+
+        return stream_sqlite(self.location, self.schema, chunk_size=chunk_size, start=start, end=end)

@@ -33,11 +33,12 @@ import polars as pl
 import psycopg2
 from psycopg2 import sql
 
-from lobkit.data.books import Side, clean, parse_side_json, to_frame
-from lobkit.data.errors import ConfigError, InputFormatError
+from lobkit.data.books import MAX_PRICE, MAX_QUANTITY, Side, clean, parse_side_json, to_frame
+from lobkit.data.errors import ConfigError, InputFormatError, check_int, show_number
 from lobkit.data.pgcopy import PG_EPOCH_US, fixed_column, frame_copy_binary, text_column, unpack_levels
+from lobkit.data.sources import SnapshotStream
 from lobkit.data.sqlite import SqliteReader, SqliteSchema
-from lobkit.data.timescale import PACKED_COLUMN, DbConfig, has_packed, require_table
+from lobkit.data.timescale import PACKED_COLUMN, DbConfig, connect_target, has_packed, require_table
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -49,7 +50,7 @@ def _as_utc(t: datetime | str | None, name: str) -> datetime | None:
         try:
             t = datetime.fromisoformat(t.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{name} is not an ISO 8601 time: {t!r}") from None
+            raise ConfigError(f"{name} is not an ISO 8601 time: '{t}'") from None
     if not isinstance(t, datetime):
         raise ConfigError(f"{name} must be a datetime or ISO string, got {type(t).__name__}")
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
@@ -92,7 +93,7 @@ class _Fetched:
 def _fetch_chunks(cfg: DbConfig, chunk_size: int, start, end) -> Iterator[_Fetched]:
     """Raw chunks, fetched by a background thread one chunk ahead (keyset on ``ts``: each query starts after
     the last ts of the chunk before, which the thread reads from its own framing)."""
-    conn = cfg.connect()
+    conn = connect_target(cfg)
     try:
         require_table(conn, cfg)
         packed = has_packed(conn, cfg.table)
@@ -195,39 +196,56 @@ def _decode(f: _Fetched, table: str) -> pl.DataFrame:
     return to_frame(ts_pg + PG_EPOCH_US, bids, asks, source)
 
 
-def stream_db(cfg: DbConfig, chunk_size: int = 50_000, start=None, end=None) -> Iterator[pl.DataFrame]:
+def stream_db(cfg: DbConfig, chunk_size: int = 50_000, start=None, end=None) -> SnapshotStream:
     """Chunks of up to ``chunk_size`` snapshots from the database, in ``ts`` order, ``start <= ts < end``.
 
     Each chunk is one ``COPY (SELECT ... ORDER BY ts LIMIT n) TO STDOUT (FORMAT binary)``, fetched by a
     background thread one chunk ahead (never more) while this one is decoded. Levels come from the ``packed`` column
     (numpy, no JSON); rows without it (tables made by other tools or an older ``db init``) are read from the
-    JSONB and parsed in bulk. Memory is bounded by about two chunks.
+    JSONB and parsed in bulk. Memory is bounded by about two chunks. Rows are yielded as stored: ``migrate`` and
+    ``lobster import`` validated them on the way in (:func:`to_arrays` checks what it converts).
     """
-    if int(chunk_size) < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = check_int("chunk_size", chunk_size, 1, 10_000_000)
     start, end = _as_utc(start, "start"), _as_utc(end, "end")
-    for fetched in _fetch_chunks(cfg, int(chunk_size), start, end):
+    return SnapshotStream(lambda _: _db_frames(cfg, int(chunk_size), start, end),
+                          f"table {cfg.table} at {cfg.safe_dsn}")
+
+
+def _db_frames(cfg: DbConfig, chunk_size: int, start, end) -> Iterator[pl.DataFrame]:
+    for fetched in _fetch_chunks(cfg, chunk_size, start, end):
         frame = _decode(fetched, cfg.table)
         del fetched  # the raw chunk is not needed while the caller holds the frame
         yield frame
 
 
 def stream_sqlite(path: str | Path, schema: SqliteSchema | None = None, chunk_size: int = 50_000,
-                  start=None, end=None) -> Iterator[pl.DataFrame]:
-    """Chunks of valid snapshots from a SQLite file in time order, ``start <= ts < end``."""
+                  start=None, end=None) -> SnapshotStream:
+    """Chunks of valid snapshots from a SQLite file in time order, ``start <= ts < end``.
+
+    Snapshots that fail validation (:func:`lobkit.data.books.clean`) are skipped and counted: the returned
+    :class:`SnapshotStream` holds ``rejected_snapshots`` (and the first reasons in ``rejections``), final once
+    it is exhausted, and a :class:`UserWarning` says how many were skipped. The file is opened (and checked)
+    right away: a missing, damaged or mis-shaped file raises :class:`InputFormatError` here.
+    """
+    chunk_size = check_int("chunk_size", chunk_size, 1, 10_000_000)
     start, end = _as_utc(start, "start"), _as_utc(end, "end")
+    reader = SqliteReader(path, schema)
+    return SnapshotStream(lambda stream: _sqlite_frames(stream, reader, path, int(chunk_size), start, end), str(path),
+                          on_close=reader.close)
+
+
+def _sqlite_frames(stream: SnapshotStream, reader: SqliteReader, path, chunk_size: int, start, end):
     lo = _us(start) if start else None
     hi = _us(end) if end else None
     prev = None
-    skipped = 0
-    with SqliteReader(path, schema) as r:
+    with reader as r:
         s = r.schema
         names = {"items": s.items, "bids": s.bids, "asks": s.asks, "timestamp": s.timestamp, "price": s.price,
                  "quantity": s.quantity, "item_id": s.level_item}
         dups = r.duplicate_timestamp_ids()
         for raw in r.batches(chunk_size):
             cb = clean(raw, names, dups)
-            skipped += len(cb.rejected_snapshots)
+            stream.add_rejections(cb)
             if len(cb.ts_us) == 0:
                 continue
             if np.any(np.diff(cb.ts_us) < 0) or (prev is not None and cb.ts_us[0] < prev):
@@ -249,16 +267,18 @@ def stream_sqlite(path: str | Path, schema: SqliteSchema | None = None, chunk_si
                     break
             if len(frame):
                 yield frame
-    if skipped:
-        warnings.warn(f"{path}: skipped {skipped} invalid snapshot(s) (run `lobkit migrate` to see which)",
-                      stacklevel=2)
+    if stream.rejected_snapshots:
+        warnings.warn(f"{path}: skipped {stream.rejected_snapshots} invalid snapshot(s) (the stream's "
+                      "rejected_snapshots and rejections say which; `lobkit migrate` reports them too)", stacklevel=3)
 
 
-def stream(source: str | Path | DbConfig, **kw) -> Iterator[pl.DataFrame]:
-    """:func:`stream_db` for a :class:`DbConfig`, :func:`stream_sqlite` for a file path."""
-    if isinstance(source, DbConfig):
-        return stream_db(source, **kw)
-    return stream_sqlite(source, **kw)
+def stream(source, chunk_size: int = 50_000, start=None, end=None, **options) -> SnapshotStream:
+    """Snapshot chunks of any source: a :class:`DbConfig`, or a spec of :func:`lobkit.data.sources.open_source`
+    (a SQLite path, ``sqlite:PATH``, ``postgresql://...`` with ``table``, a LOBSTER zip, ...); ``options`` go
+    to the source (e.g. ``schema`` for SQLite, ``tz`` for LOBSTER)."""
+    from lobkit.data.sources import open_source
+
+    return open_source(source, **options).snapshots(chunk_size=chunk_size, start=start, end=end)
 
 
 @dataclass(frozen=True)
@@ -282,35 +302,99 @@ class BookArrays:
     n_asks: np.ndarray
 
 
-def _padded(lists: pl.Series, levels: int) -> tuple[np.ndarray, np.ndarray]:
-    counts = lists.list.len().fill_null(0).to_numpy().astype(np.int64)
-    flat = lists.explode().drop_nulls().to_numpy().astype(np.float64)
+def _flat(lists: pl.Series) -> np.ndarray:
+    """One float64 per list element (a null element is NaN, so the checks see it); empty and null lists give none."""
+    return lists.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def _padded_side(frame: pl.DataFrame, side: str, levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prices, quantities) of one side as (n, levels) arrays padded with NaN, and the real level counts.
+    The positions are computed once for both columns."""
+    px, qty = frame[f"{side}_px"], frame[f"{side}_qty"]
+    counts = px.list.len().fill_null(0).to_numpy().astype(np.int64)
+    q_counts = qty.list.len().fill_null(0).to_numpy().astype(np.int64)
+    if not np.array_equal(counts, q_counts):
+        k = int(np.flatnonzero(counts != q_counts)[0])
+        raise InputFormatError("frame", None, f"row {k} ({_when(frame, k)}): {side}_px and {side}_qty differ in "
+                                              "length")
     n = len(counts)
     starts = np.zeros(n, np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
-    row = np.repeat(np.arange(n), counts)
-    col = np.arange(len(flat)) - np.repeat(starts, counts)
+    col = np.arange(int(counts.sum())) - np.repeat(starts, counts)
+    dest = np.repeat(np.arange(n) * levels, counts) + col
     keep = col < levels
-    out = np.full((n, levels), np.nan)
-    out[row[keep], col[keep]] = flat[keep]
-    return out, np.minimum(counts, levels)
+    if not keep.all():
+        dest = dest[keep]
+    out = []
+    for lists in (px, qty):
+        flat = _flat(lists)
+        a = np.full(n * levels, np.nan)
+        a[dest] = flat if keep.all() else flat[keep]
+        out.append(a.reshape(n, levels))
+    return out[0], out[1], np.minimum(counts, levels)
+
+
+MAX_LEVELS = 10_000  # levels per side to_arrays pads to
+_PRICE_LIMIT = 2**60  # = lobkit.engine.book.PRICE_LIMIT (ticks); a test keeps them equal
+
+
+def _check_values(frame: pl.DataFrame, values: np.ndarray, counts: np.ndarray, what: str, bound: float) -> None:
+    """A clear error for the first real level whose value is not in (0, bound] (NaN and infinities included).
+
+    Padding is NaN and fails the test too, so the common case is one count: as many failures as padding."""
+    ok = (values > 0) & (values <= bound)
+    if values.size - int(np.count_nonzero(ok)) == values.size - int(counts.sum()):
+        return
+    real = np.arange(values.shape[1])[None, :] < counts[:, None]
+    i, j = (int(x) for x in np.argwhere(real & ~ok)[0])
+    raise InputFormatError("frame", None, f"row {i} ({_when(frame, i)}), {what} level {j + 1}: "
+                                          f"{show_number(values[i, j])} is not in (0, {show_number(bound)}]")
+
+
+def _when(frame: pl.DataFrame, i: int) -> str:
+    try:
+        return frame["ts"][i].strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    except Exception:  # not a datetime column: the row number says enough
+        return "no time"
 
 
 def to_arrays(frame: pl.DataFrame, levels: int = 20, tick: float = 0.01) -> BookArrays:
-    """Vectorised conversion of a chunk to :class:`BookArrays` (levels beyond ``levels`` are dropped)."""
-    if int(levels) < 1 or not tick > 0:
-        raise ConfigError(f"levels must be >= 1 and tick > 0, got levels={levels}, tick={tick}")
-    bp, nb = _padded(frame["bid_px"], levels)
-    bq, _ = _padded(frame["bid_qty"], levels)
-    ap, na = _padded(frame["ask_px"], levels)
-    aq, _ = _padded(frame["ask_qty"], levels)
+    """Vectorised conversion of a chunk to :class:`BookArrays` (levels beyond ``levels`` are dropped).
+
+    ``levels``: 1 to 10,000; ``tick``: the price grid (finite, > 0). Every level converted is checked: prices
+    and quantities must lie in the data layer's bounds (``(0, 1e12]``, as :func:`lobkit.data.books.clean`
+    enforces on the way in) and offsets from the mid within 2**60 ticks; otherwise
+    :class:`InputFormatError` names the row and level (never a silent INT64_MIN).
+    """
+    if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or not 1 <= int(levels) <= MAX_LEVELS:
+        raise ConfigError(f"levels must be an integer from 1 to {MAX_LEVELS:,}, got {levels}")
+    try:
+        tick_f = float(tick)
+    except (TypeError, ValueError):
+        raise ConfigError(f"tick must be a number, got {tick}") from None
+    if not (np.isfinite(tick_f) and tick_f > 0):
+        raise ConfigError(f"tick must be a finite number > 0, got {show_number(tick_f)}")
+    levels = int(levels)
+    bp, bq, nb = _padded_side(frame, "bid", levels)
+    ap, aq, na = _padded_side(frame, "ask", levels)
+    for what, values, counts, bound in (("bid price", bp, nb, MAX_PRICE), ("bid quantity", bq, nb, MAX_QUANTITY),
+                                        ("ask price", ap, na, MAX_PRICE), ("ask quantity", aq, na, MAX_QUANTITY)):
+        _check_values(frame, values, counts, what, bound)
     mid = (bp[:, 0] + ap[:, 0]) / 2.0
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         # snap to half ticks first (float noise), then round away from the mid
-        b_half = np.round((bp - mid[:, None]) / tick * 2.0) / 2.0
-        a_half = np.round((ap - mid[:, None]) / tick * 2.0) / 2.0
+        b_half = np.round((bp - mid[:, None]) / tick_f * 2.0) / 2.0
+        a_half = np.round((ap - mid[:, None]) / tick_f * 2.0) / 2.0
         bt = np.floor(b_half)
         at = np.ceil(a_half)
+    # prices are in (0, MAX_PRICE], so offsets can pass 2**60 ticks only on a grid finer than MAX_PRICE / 2**60
+    for what, t, px in (("bid", bt, bp), ("ask", at, ap)) if tick_f < MAX_PRICE / _PRICE_LIMIT else ():
+        far = np.isfinite(t) & (np.abs(t) > _PRICE_LIMIT)
+        if far.any():
+            i, j = (int(x) for x in np.argwhere(far)[0])
+            raise InputFormatError("frame", None, f"row {i} ({_when(frame, i)}), {what} level {j + 1}: price "
+                                                  f"{show_number(px[i, j])} is {show_number(t[i, j])} ticks of "
+                                                  f"{show_number(tick_f)} from the mid, beyond 2**60 ticks")
     bt = np.where(np.isfinite(bt), bt, 0).astype(np.int64)
     at = np.where(np.isfinite(at), at, 0).astype(np.int64)
     ts = frame["ts"].dt.epoch("us").to_numpy()

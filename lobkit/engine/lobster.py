@@ -1,27 +1,15 @@
-"""Replay LOBSTER message files through the engine and check the book against LOBSTER's orderbook file.
+"""Replay LOBSTER messages through the engine and check the book against LOBSTER's orderbook rows.
 
-Input
------
-A LOBSTER sample zip (one ``*_message_L.csv`` and one ``*_orderbook_L.csv`` member), or a message csv whose
-orderbook csv lies beside it (the same name with ``message`` replaced by ``orderbook``; the orderbook csv may be
-given instead, then the message csv is found the same way). Files are parsed whole, vectorised (numpy and
-Polars), into int64 arrays before the jitted loop; nothing is parsed per line in Python:
-
-* message row: time (seconds after midnight: converted exactly from the decimal text to int64 ns, never
-  through a float; digits beyond the 9th are rounded), type, order id, size, price (dollars x 10000),
-  direction (1 buy, -1 sell);
-* orderbook row i, the book after message i: ask price 1, ask size 1, bid price 1, bid size 1, ask price 2, ...
-  for L levels; an empty level is ask 9999999999 / bid -9999999999 with size 0. L is the column count / 4
-  (and must agree with the ``_L.csv`` suffix when there is one).
+The files are read and validated by :func:`lobkit.data.lobster.read_lobster` (the one LOBSTER reader: file
+names, zips, CSV parsing, bounds; see that module). This module works on the arrays it returns:
+:func:`prepare` turns a :class:`~lobkit.data.lobster.LobsterFile` into the kernel's int64 arrays, and
+:func:`replay` runs the jitted kernel of :mod:`lobkit.engine.lobster_nb` over them. ``replay(path)`` and
+:func:`load` read the file first (a convenience: ``lobkit lobster replay`` does the same).
 
 Prices are exact integers: the tick is the greatest common divisor of every book price in the file (message
 prices of types 1-4 and all orderbook prices), so one cent (100) on the sample files and 1 for a sub-penny
-file. The engine's price window covers the file's whole price range, so it never re-centres.
-
-Bad input raises :class:`lobkit.errors.InputFormatError` naming the file (``zip:member`` inside a zip) and the
-1-based line: wrong field count (a truncated last line included), a non-numeric field, an unknown event type
-(not 1-7), a bad direction, price, size or id on a book event (types 1-4), a bad orderbook level, message and
-orderbook files of different lengths, a zip missing one of the two files.
+file. The engine's price window covers the file's whole price range, so it never re-centres; a file whose
+prices span more than the engine's ``MAX_WINDOW`` (2**24 ticks) is refused with :class:`InputFormatError`.
 
 Replay rules
 ------------
@@ -68,36 +56,35 @@ measures book maintenance alone (rules included, no checking) after a warm-up.
 
 from __future__ import annotations
 
-import re
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from lobkit.engine import lobster_nb as lnb
+from lobkit.engine.book import MAX_WINDOW
 from lobkit.engine.state import alloc_state
 from lobkit.errors import ConfigError, InputFormatError
 
-EMPTY_ASK = 9999999999
-EMPTY_BID = -9999999999
+if TYPE_CHECKING:  # the reader lives in the data layer, imported when a path is given
+    from lobkit.data.lobster import LobsterFile
+
 NO_BID = lnb.NO_BID
 NO_ASK = lnb.NO_ASK
-HALT_NAMES = {-1: "halt", 0: "quoting", 1: "resume"}
-_MSG_RE = re.compile(r"_message_(\d+)\.csv$", re.IGNORECASE)
-_BOOK_RE = re.compile(r"_orderbook_(\d+)\.csv$", re.IGNORECASE)
+WINDOW_MARGIN = 64  # ticks of room on each side of the file's price range
 
 
-# ------------------------------------------------------------------------------------------------ parsing
-@dataclass(frozen=True)
+# ------------------------------------------------------------------------------------------------ arrays
+@dataclass(frozen=True, eq=False)
 class LobsterData:
-    """A LOBSTER message/orderbook pair parsed into int64 arrays (prices in ticks of ``tick`` LOBSTER units)."""
+    """A LOBSTER message/orderbook pair as the replay kernel's int64 arrays (prices in ticks of ``tick``)."""
 
     source: str  # the path given
     message_name: str  # where the messages came from (``zip:member`` or a path)
     orderbook_name: str
+    ticker: str
     levels: int  # L of the orderbook file
     tick: int  # LOBSTER price units (dollars x 10000) per tick
     base: int  # lowest tick of the engine's price window
@@ -116,156 +103,6 @@ class LobsterData:
     @property
     def messages(self) -> int:
         return int(self.typ.shape[0])
-
-    @property
-    def ticker(self) -> str:
-        m = re.match(r"([A-Za-z.\-]+)_", Path(self.message_name.split(":")[-1]).name)
-        return m.group(1) if m else ""
-
-
-def _split_lines(data: bytes, where: str, ncols: int | None) -> tuple[int, int]:
-    """Check that every line has ``ncols`` comma-separated fields (vectorised). Returns (lines, ncols)."""
-    if not data.strip():
-        raise InputFormatError(where, None, "empty file")
-    buf = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero(buf == 10)
-    if buf[-1] != 10:
-        ends = np.append(ends, buf.size)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    commas = np.add.reduceat((buf == 44).view(np.uint8), starts, dtype=np.int64)
-    if ncols is None:
-        ncols = int(commas[0]) + 1
-    bad = np.flatnonzero(commas != ncols - 1)
-    if bad.size:
-        k = int(bad[0])
-        line = bytes(buf[starts[k] : min(ends[k], starts[k] + 80)]).decode("utf-8", "replace").rstrip("\r")
-        hint = " (truncated file?)" if k == len(starts) - 1 else ""
-        raise InputFormatError(where, k + 1, f"expected {ncols} comma-separated fields, found {int(commas[k]) + 1}"
-                               f"{hint}: {line!r}")
-    return len(starts), ncols
-
-
-def _read_ints(data: bytes, where: str, ncols: int, nlines: int, str_cols=()) -> pl.DataFrame:
-    """Read a headerless csv whose fields are integers (except ``str_cols``, kept as text).
-
-    A non-numeric field raises InputFormatError with its line and column."""
-    names = [f"c{j}" for j in range(ncols)]
-    schema = {c: (pl.Utf8 if j in str_cols else pl.Int64) for j, c in enumerate(names)}
-    try:
-        df = pl.read_csv(data, has_header=False, schema=schema, quote_char=None)
-    except pl.exceptions.PolarsError:
-        df = pl.read_csv(data, has_header=False, schema={c: pl.Utf8 for c in names}, quote_char=None)
-        for j, c in enumerate(names):
-            if j in str_cols:
-                continue
-            col = df[c].str.strip_chars_end("\r")
-            ok = col.cast(pl.Int64, strict=False)
-            badm = ok.is_null().to_numpy()
-            if badm.any():
-                k = int(np.flatnonzero(badm)[0])
-                raise InputFormatError(where, k + 1, f"field {j + 1} is not an integer: {col[k]!r}") from None
-            df = df.with_columns(ok.alias(c))
-    if df.height != nlines:
-        raise InputFormatError(where, None, f"read {df.height} rows from {nlines} lines (blank or odd lines?)")
-    return df
-
-
-def _time_ns(col: pl.Series, where: str) -> np.ndarray:
-    """Seconds after midnight -> int64 ns, exactly from the decimal text (no float on the way).
-
-    More than 9 decimals (some files carry binary-float noise such as ``43002.632812672004``) are rounded
-    half up to the nanosecond."""
-    col = col.str.strip_chars()
-    ok = col.str.contains(r"^\d+(\.\d*)?$").fill_null(False).to_numpy()
-    if not ok.all():
-        k = int(np.flatnonzero(~ok)[0])
-        raise InputFormatError(where, k + 1, f"time is not a decimal number of seconds after midnight: {col[k]!r}")
-    parts = col.str.split_exact(".", 1)
-    sec = parts.struct.field("field_0").cast(pl.Int64).to_numpy()
-    frac = parts.struct.field("field_1").fill_null("").str.pad_end(10, "0")
-    ns = frac.str.slice(0, 9).cast(pl.Int64).to_numpy()
-    up = frac.str.slice(9, 1).cast(pl.Int64).to_numpy() >= 5
-    return sec * 1_000_000_000 + ns + up
-
-
-def _first_bad(mask: np.ndarray, where: str, what) -> None:
-    if mask.any():
-        k = int(np.flatnonzero(mask)[0])
-        raise InputFormatError(where, k + 1, what(k))
-
-
-def parse_messages(data: bytes, where: str) -> dict:
-    """Parse and validate a LOBSTER message file (bytes). Returns its columns as int64 arrays."""
-    nlines, _ = _split_lines(data, where, 6)
-    df = _read_ints(data, where, 6, nlines, str_cols=(0,))
-    t = _time_ns(df["c0"], where)
-    typ, oid, size, price, side = (df[f"c{j}"].to_numpy().astype(np.int64, copy=False) for j in range(1, 6))
-    _first_bad((typ < 1) | (typ > 7), where, lambda k: f"unknown event type {typ[k]} (LOBSTER types are 1-7)")
-    book = typ <= 4
-    _first_bad(book & (side != 1) & (side != -1), where,
-               lambda k: f"direction {side[k]} on a type {typ[k]} event (expected 1 buy or -1 sell)")
-    _first_bad(book & (price <= 0), where, lambda k: f"price {price[k]} on a type {typ[k]} event (must be > 0)")
-    _first_bad(book & (size <= 0), where, lambda k: f"size {size[k]} on a type {typ[k]} event (must be > 0)")
-    _first_bad(book & (oid < 0), where, lambda k: f"order id {oid[k]} is negative")
-    return {"time_ns": t, "typ": typ, "oid": oid, "size": size, "price": price, "side": side}
-
-
-def parse_orderbook(data: bytes, where: str, levels: int | None = None) -> np.ndarray:
-    """Parse and validate a LOBSTER orderbook file (bytes) into an (n, 4L) int64 array."""
-    nlines, ncols = _split_lines(data, where, None if levels is None else 4 * levels)
-    if ncols % 4:
-        raise InputFormatError(where, 1, f"{ncols} fields: an orderbook row has 4 per level")
-    book = _read_ints(data, where, ncols, nlines).to_numpy().astype(np.int64, copy=False)
-    ap, az, bp, bz = book[:, 0::4], book[:, 1::4], book[:, 2::4], book[:, 3::4]
-    bad = ((ap == EMPTY_ASK) & (az != 0)) | ((ap != EMPTY_ASK) & ((ap <= 0) | (az <= 0)))
-    bad |= ((bp == EMPTY_BID) & (bz != 0)) | ((bp != EMPTY_BID) & ((bp <= 0) | (bz <= 0)))
-    rows = bad.any(axis=1)
-    if rows.any():
-        k = int(np.flatnonzero(rows)[0])
-        j = int(np.flatnonzero(bad[k])[0])
-        raise InputFormatError(where, k + 1, f"bad level {j + 1}: ask {ap[k, j]} x {az[k, j]}, bid {bp[k, j]} x "
-                                             f"{bz[k, j]} (a real level has price > 0 and size > 0, an empty one "
-                                             f"ask {EMPTY_ASK} / bid {EMPTY_BID} with size 0)")
-    return book
-
-
-def _read_sources(path: Path) -> tuple[bytes, str, bytes, str, int | None]:
-    """(message bytes, its name, orderbook bytes, its name, L from the file name or None)."""
-    if not path.exists():
-        raise InputFormatError(path, None, "no such file")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            msgs = [m for m in names if _MSG_RE.search(m)]
-            books = [m for m in names if _BOOK_RE.search(m)]
-            if len(msgs) != 1 or len(books) != 1:
-                missing = "message" if len(msgs) == 0 else "orderbook" if len(books) == 0 else None
-                what = (f"has no *_{missing}_L.csv member" if missing else
-                        f"holds {len(msgs)} message and {len(books)} orderbook files (expected one pair)")
-                raise InputFormatError(path, None, f"LOBSTER zip {what}; members: {', '.join(names) or 'none'}")
-            return (zf.read(msgs[0]), f"{path}:{msgs[0]}", zf.read(books[0]), f"{path}:{books[0]}",
-                    int(_BOOK_RE.search(books[0]).group(1)))
-    name = path.name
-    if _MSG_RE.search(name) or "message" in name:
-        msg_path = path
-        book_path = path.with_name(_swap(name, "message", "orderbook"))
-    elif _BOOK_RE.search(name) or "orderbook" in name:
-        book_path = path
-        msg_path = path.with_name(_swap(name, "orderbook", "message"))
-    else:
-        raise InputFormatError(path, None, "not a LOBSTER zip, and the name contains neither 'message' nor "
-                                           "'orderbook' (the partner file cannot be found)")
-    for p, other in ((msg_path, book_path), (book_path, msg_path)):
-        if not p.is_file():
-            raise InputFormatError(p, None, f"not found: the LOBSTER file that goes with {other}")
-    m = _BOOK_RE.search(book_path.name)
-    return msg_path.read_bytes(), str(msg_path), book_path.read_bytes(), str(book_path), (int(m.group(1)) if m
-                                                                                         else None)
-
-
-def _swap(name: str, a: str, b: str) -> str:
-    i = name.rfind(a)
-    return name[:i] + b + name[i + len(a):]
 
 
 def _entry_events(typ, price, side, px, sz) -> np.ndarray:
@@ -304,45 +141,60 @@ def _entry_events(typ, price, side, px, sz) -> np.ndarray:
     return np.ascontiguousarray(ev[order])
 
 
-def load(path: str | Path) -> LobsterData:
-    """Read, validate and convert a LOBSTER file pair (see the module docstring) into :class:`LobsterData`."""
-    path = Path(path)
-    mdata, mname, bdata, bname, name_levels = _read_sources(path)
-    msg = parse_messages(mdata, mname)
-    book = parse_orderbook(bdata, bname, name_levels)
-    n, L = len(msg["typ"]), book.shape[1] // 4
-    if book.shape[0] != n:
-        shorter, longer = (bname, mname) if book.shape[0] < n else (mname, bname)
-        raise InputFormatError(shorter, min(n, book.shape[0]) + 1,
-                               f"ends here, but {longer} has {max(n, book.shape[0])} lines: message and orderbook "
-                               f"files must have one row per message ({n} messages, {book.shape[0]} rows)")
+def prepare(lf: LobsterFile) -> LobsterData:
+    """The replay kernel's arrays of a file read by :func:`lobkit.data.lobster.read_lobster`.
 
-    typ = msg["typ"]
-    is_book = typ <= 4
+    Raises :class:`InputFormatError` when the file's prices span more than ``MAX_WINDOW`` ticks."""
+    from lobkit.data.lobster import EMPTY_ASK, EMPTY_BID, T_EXEC, file_tick
+
+    book, typ = lf.book, lf.typ
+    n, L = typ.shape[0], lf.levels
+    is_book = typ <= T_EXEC
     ap, az, bp, bz = book[:, 0::4], book[:, 1::4], book[:, 2::4], book[:, 3::4]
     real_a, real_b = ap != EMPTY_ASK, bp != EMPTY_BID
-    prices = np.concatenate((msg["price"][is_book], ap[real_a], bp[real_b]))
-    tick = int(np.gcd.reduce(prices)) if prices.size else 1
-    tick = max(tick, 1)
-    price = np.where(is_book, msg["price"] // tick, 0).astype(np.int64)
+    tick = file_tick(lf)
+    price = np.where(is_book, lf.price // tick, 0).astype(np.int64)
     px = np.empty((n, 2, L), np.int64)
     px[:, 0] = np.where(real_b, bp // tick, NO_BID)
     px[:, 1] = np.where(real_a, ap // tick, NO_ASK)
     sz = np.empty((n, 2, L), np.int64)
     sz[:, 0] = bz
     sz[:, 1] = az
-    events = _entry_events(typ, price, msg["side"], px, sz)
-    if prices.size:
-        lo, hi = int(prices.min()) // tick, int(prices.max()) // tick
-    else:
-        lo = hi = 1
-    halt_idx = np.flatnonzero(typ == 7)
-    halts = tuple((int(k) + 1, int(msg["time_ns"][k]), int(msg["price"][k])) for k in halt_idx)
+    lo = hi = 1
+    if is_book.any() or real_a.any() or real_b.any():
+        ticks = np.concatenate((price[is_book], px[:, 0][real_b], px[:, 1][real_a]))
+        lo, hi = int(ticks.min()), int(ticks.max())
+    window = hi - lo + 1 + 2 * WINDOW_MARGIN
+    if window > MAX_WINDOW:
+        raise InputFormatError(lf.message_name, None, f"prices span {hi - lo + 1:,} ticks of {tick} (from "
+                               f"{lo * tick} to {hi * tick} in dollars x 10000), more than the engine's price "
+                               f"window of {MAX_WINDOW:,} ticks")
+    events = _entry_events(typ, price, lf.side, px, sz)
     return LobsterData(
-        source=str(path), message_name=mname, orderbook_name=bname, levels=L, tick=tick, base=lo - 64,
-        window=hi - lo + 129, time_ns=msg["time_ns"], typ=typ, oid=msg["oid"], size=msg["size"], price=price,
-        side=msg["side"], px=np.ascontiguousarray(px), sz=np.ascontiguousarray(sz), events=events, halts=halts,
+        source=lf.source, message_name=lf.message_name, orderbook_name=lf.orderbook_name, ticker=lf.ticker,
+        levels=L, tick=tick, base=lo - WINDOW_MARGIN, window=window, time_ns=lf.time_ns, typ=typ, oid=lf.oid,
+        size=lf.size, price=price, side=lf.side, px=np.ascontiguousarray(px), sz=np.ascontiguousarray(sz),
+        events=events, halts=lf.halts,
     )
+
+
+def load(path: str | Path) -> LobsterData:
+    """Read a LOBSTER zip or csv pair (:func:`lobkit.data.lobster.read_lobster`) and :func:`prepare` it."""
+    from lobkit.data.lobster import read_lobster
+
+    return prepare(read_lobster(path))
+
+
+def _as_data(source) -> LobsterData:
+    if isinstance(source, LobsterData):
+        return source
+    from lobkit.data.lobster import LobsterFile
+
+    if isinstance(source, LobsterFile):
+        return prepare(source)
+    if isinstance(source, str | Path):
+        return load(source)
+    raise ConfigError(f"replay: expected a path, a LobsterFile or LobsterData, got a {type(source).__name__}")
 
 
 # ------------------------------------------------------------------------------------------------ replay
@@ -393,6 +245,8 @@ class ReplayResult:
             "source", "ticker", "levels", "levels_checked", "tick", "messages", "rows_checked", "rows_matched",
             "levels_seeded", "levels_reconciled", "initial_levels", "placeholder_hits", "unapplied", "unresolved",
             "hidden_executions", "cross_trades", "seconds", "messages_per_s")}
+        from lobkit.data.lobster import HALT_NAMES
+
         d["halts"] = [{"line": ln, "time_ns": t, "kind": HALT_NAMES.get(c, str(c))} for ln, t, c in self.halts]
         d["first_mismatch_rows"] = [m.row for m in self.mismatches]
         return d
@@ -438,14 +292,23 @@ def _levels(prices: np.ndarray, sizes: np.ndarray, tick: int) -> tuple:
     return tuple((int(p) * tick, int(v)) for p, v in zip(prices, sizes, strict=True) if v > 0)
 
 
-def replay(path: str | Path, check: bool = True, levels: int | None = None, max_mismatches: int = 10,
+def replay(source, check: bool = True, levels: int | None = None, max_mismatches: int = 10,
            data: LobsterData | None = None) -> ReplayResult:
     """Replay a LOBSTER file through the engine; with ``check``, compare the top ``levels`` (default: all L
-    of the file) after every message with the orderbook file. See the module docstring for the rules."""
-    d = data if data is not None else load(path)
+    of the file) after every message with the orderbook file. See the module docstring for the rules.
+
+    ``source``: a path (read with :func:`lobkit.data.lobster.read_lobster`), a ``LobsterFile`` or a
+    :class:`LobsterData`. Raises :class:`InputFormatError` for a bad file, :class:`ConfigError` for bad
+    ``levels`` / ``max_mismatches``."""
+    d = data if data is not None else _as_data(source)
+    if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int | np.integer)):
+        raise ConfigError(f"levels must be an integer from 1 to {d.levels}, got {levels}")
     lv = d.levels if levels is None else int(levels)
     if not 1 <= lv <= d.levels:
         raise ConfigError(f"levels: {levels} is outside 1..{d.levels} (the orderbook file has {d.levels} levels)")
+    if isinstance(max_mismatches, bool) or not isinstance(max_mismatches, int | np.integer) or \
+            not 0 <= max_mismatches <= 1_000_000:
+        raise ConfigError(f"max_mismatches must be an integer from 0 to 1,000,000, got {max_mismatches}")
     _warm(d)
     ctr, mm_rows, mm_lv, secs, _ = _run(d, check, lv, max_mismatches)
     nmm = int(min(ctr[lnb.C_MISMATCHES], max_mismatches))
@@ -474,19 +337,19 @@ def replay(path: str | Path, check: bool = True, levels: int | None = None, max_
     )
 
 
-def replay_throughput(path: str | Path, repeats: int = 15) -> dict:
+def replay_throughput(path, repeats: int = 15) -> dict:
     """Book-maintenance speed of replaying ``path``: parsed once, warmed up, then the best of ``repeats`` timed
     replays without checking (a fresh book each time, allocated outside the timing).
 
     Returns ``messages``, ``seconds`` (best run), ``messages_per_s``, ``median_seconds``, ``repeats``, ``file``.
     """
-    d = load(path)
+    d = _as_data(path)
     _warm(d)
     cap = _run(d, False, d.levels, 1)[4]  # a full run settles the book's size, outside the timing
     times = [_run(d, False, d.levels, 1, capacity=cap)[3] for _ in range(max(int(repeats), 1))]
     best = min(times)
     return {
-        "file": str(path),
+        "file": d.source,
         "messages": d.messages,
         "seconds": best,
         "messages_per_s": d.messages / best if best > 0 else float("inf"),

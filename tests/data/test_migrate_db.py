@@ -11,14 +11,15 @@ import sys
 import time
 
 import numpy as np
+import polars as pl
 import psycopg2
 import pytest
 from psycopg2 import sql
 
-from lobkit.data.errors import BadRowError, ConfigError, DatabaseError
+from lobkit.data.errors import BadRowError, ConfigError, DatabaseError, InputFormatError
 from lobkit.data.migrate import migrate
 from lobkit.data.sample import write_sample_db
-from lobkit.data.stream import stream_db
+from lobkit.data.stream import stream_db, to_arrays
 from lobkit.data.timescale import DbConfig, init_db, stats
 
 pytestmark = pytest.mark.tsdb
@@ -110,6 +111,10 @@ def _corrupt(path):
         UPDATE items SET timestamp = (SELECT timestamp FROM items WHERE id = 14) WHERE id = 15;  -- duplicate
         UPDATE items SET timestamp = (SELECT timestamp FROM items WHERE id = 2) WHERE id = 390;  -- dup across batches
         INSERT INTO bids (item_id, price, quantity) VALUES (99999, 1.0, 1.0);                     -- orphan
+        UPDATE bids SET price = 1e300 WHERE id = 401;           -- above the bound (snapshot 21)
+        UPDATE asks SET quantity = 1e25 WHERE id = 441;         -- above the bound (snapshot 23)
+        UPDATE bids SET price = (SELECT price FROM bids WHERE id = 501) WHERE id = 502;  -- duplicate level (26)
+        DELETE FROM bids WHERE item_id = 30; DELETE FROM asks WHERE item_id = 30;        -- no levels (30)
     """)
     con.commit()
     con.close()
@@ -122,12 +127,20 @@ def test_bad_rows_are_reported_and_skipped(tsdb_cfg, tmp_path):
     got = {(r.table, r.row_id, r.field) for r in s.rejections}
     assert got == {("bids", 5, "price"), ("asks", 45, "quantity"), ("bids", 101, "price"), ("asks", 150, "quantity"),
                    ("items", 11, "bids/asks"), ("items", 15, "timestamp"), ("items", 390, "timestamp"),
-                   ("bids", 8001, "item_id")}
-    assert set(s.rejected_ids) == {1, 3, 6, 8, 11, 15, 390}
-    assert (s.read, s.rejected_snapshots, s.inserted) == (400, 7, 393)
-    assert _count(tsdb_cfg) == 393
+                   ("bids", 8001, "item_id"), ("bids", 401, "price"), ("asks", 441, "quantity"),
+                   ("bids", 502, "price"), ("items", 30, "bids/asks")}
+    assert set(s.rejected_ids) == {1, 3, 6, 8, 11, 15, 21, 23, 26, 30, 390}
+    assert (s.read, s.rejected_snapshots, s.inserted) == (400, 11, 389)
+    assert _count(tsdb_cfg) == 389
     crossed = next(r for r in s.rejections if r.row_id == 11 and r.table == "items")
-    assert "crossed" in crossed.reason and "999.0" in crossed.reason
+    assert "crossed" in crossed.reason and "999.0" in crossed.reason and "np." not in crossed.reason
+    reasons = {r.row_id: r.reason for r in s.rejections}
+    assert reasons[401] == "1e+300 is above the bound 1000000000000.0"
+    assert reasons[441] == "1e+25 is above the bound 1000000000000.0"
+    assert reasons[502].startswith("duplicate price level") and reasons[30] == "no levels on either side"
+    # what was stored streams back and converts: migrate, stream and to_arrays agree
+    arr = to_arrays(pl.concat(list(stream_db(tsdb_cfg))))
+    assert len(arr.mid) == 389 and np.isfinite(arr.mid).all()
 
 
 def test_strict_stops_at_first_bad_row(tsdb_cfg, tmp_path):
@@ -240,3 +253,127 @@ def test_cli_end_to_end(tsdb_dsn, lob_btc, tmp_path):
     for cmd in (["sample-data"], ["db", "init"], ["db", "stats"], ["migrate"], ["lobster", "import"]):
         res = r.invoke(main, [*cmd, "--help"])
         assert res.exit_code == 0 and "Usage" in res.output
+
+
+# ---------------------------------------------------------------------------------------------- issue 7
+def _cli(args, env=None):
+    from click.testing import CliRunner
+
+    return CliRunner().invoke(lobkit_main(), [str(a) for a in args], env=env)
+
+
+def _one_line(res, code=2) -> str:
+    assert res.exit_code == code, (res.exit_code, res.output, res.exception)
+    err = res.stderr.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, res.output
+    return err
+
+
+@pytest.mark.parametrize("part", ["schema", "items:root", "items:leaf", "bids:leaf"])
+def test_migrate_of_a_damaged_sqlite_file(tsdb_cfg, tmp_path, part):
+    from tests.data.test_bad_input import _damage
+
+    src = write_sample_db(tmp_path / "s.db", 3000, seed=5)
+    _damage(src, part)
+    with pytest.raises(InputFormatError) as e:
+        migrate(src, tsdb_cfg, batch_size=500, progress=False)
+    assert str(e.value).startswith(f"{src}: the SQLite file is damaged (database disk image is malformed)")
+    assert _count(tsdb_cfg) % 500 == 0  # whole batches or nothing
+    err = _one_line(_cli(["migrate", src, "--dsn", tsdb_cfg.dsn, "--batch-size", 500, "--no-progress"]))
+    assert err == f"error: {e.value}"
+
+
+def test_migrate_exit_codes(tsdb_cfg, tmp_path, lob_btc):
+    base = write_sample_db(tmp_path / "base.db", 50, seed=1)
+    dsn = ["--dsn", tsdb_cfg.dsn, "--no-progress"]
+    # nothing stored: every snapshot rejected (text timestamps read as epoch seconds)
+    res = _cli(["migrate", base, "--ts-format", "epoch_s", *dsn])
+    err = _one_line(res, 1)
+    assert err == (f"error: nothing stored: all 50 snapshot(s) of {base} were rejected (first: items row 1, field "
+                   "timestamp: not a valid timestamp); the summary lists the reasons (--json: up to 1000)")
+    assert "inserted 0" in res.stdout and _count(tsdb_cfg) == 0
+    res = _cli(["migrate", base, "--ts-format", "epoch_s", "--json", *dsn])
+    assert res.exit_code == 1 and json.loads(res.stdout)["rejected_snapshots"] == 50
+    # nothing stored: an empty source
+    empty = tmp_path / "empty.db"
+    con = sqlite3.connect(empty)
+    con.executescript("CREATE TABLE items (id INTEGER PRIMARY KEY, timestamp DATETIME);"
+                      "CREATE TABLE bids (id INTEGER PRIMARY KEY, item_id INT, price REAL, quantity REAL);"
+                      "CREATE TABLE asks (id INTEGER PRIMARY KEY, item_id INT, price REAL, quantity REAL);")
+    con.close()
+    assert _one_line(_cli(["migrate", empty, *dsn]), 1) == f"error: nothing stored: {empty} holds no snapshots"
+    # partial: stored, with a warning line
+    con = sqlite3.connect(base)
+    con.execute("UPDATE bids SET price = 1e300 WHERE id = 1")
+    con.commit()
+    con.close()
+    res = _cli(["migrate", base, *dsn])
+    assert res.exit_code == 0 and res.stderr.strip() == ("warning: 1 row(s) rejected, 1 snapshot(s) not stored "
+                                                         "(listed above; --json lists up to 1000)")
+    res = _cli(["migrate", base, *dsn])  # a rerun: everything valid is already there
+    assert res.exit_code == 0 and "already present 49" in res.stdout
+
+
+def test_db_stats_masks_the_password_field_only(tsdb_server, lob_btc):
+    port = str(tsdb_server.port)
+    dsn = tsdb_server.dsn_for("lobkit_mask")
+    conn = psycopg2.connect(tsdb_server.dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("DROP DATABASE IF EXISTS lobkit_mask WITH (FORCE)")
+    cur.execute("CREATE DATABASE lobkit_mask")
+    cur.execute("DROP ROLE IF EXISTS maskuser")
+    cur.execute(sql.SQL("CREATE ROLE maskuser LOGIN SUPERUSER PASSWORD {}").format(sql.Literal(port)))
+    conn.close()
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    conn.cursor().execute("CREATE TABLE t (x int)")
+    conn.close()
+    secret = f"postgresql://maskuser:{port}@127.0.0.1:{port}/lobkit_mask"
+    for args in (["db", "stats", "--table", "t", "--dsn", secret],
+                 ["migrate", lob_btc, "--table", "nope", "--dsn", secret],
+                 ["db", "stats", "--table", "nope", "--dsn", secret],
+                 ["db", "stats", "--dsn", f"postgresql://maskuser:{port}@127.0.0.1:1/lobkit_mask"]):
+        err = _one_line(_cli(args))
+        assert f":{port}@" not in err and "maskuser:***@127.0.0.1:" in err, err
+    err = _one_line(_cli(["db", "stats", "--table", "t", "--dsn", secret]))
+    assert err == (f"error: table t in database lobkit_mask at postgresql://maskuser:***@127.0.0.1:{port}/lobkit_mask "
+                   "is not a snapshot table: it has no column ts, bids, asks (choose another --table)")
+    assert "is not a snapshot table" in _one_line(_cli(["lobster", "import", require_lobster(1), "--table", "t",
+                                                        "--dsn", secret]))
+
+
+def require_lobster(levels: int):
+    from tests.data.conftest import require_data
+
+    return require_data(f"lobster/LOBSTER_SampleFile_AMZN_2012-06-21_{levels}.zip")
+
+
+def test_the_readme_data_sequence(tsdb_dsn, lob_btc):
+    """README: db init && migrate lob-btc.db && db stats, then lobster import ... --table amzn_5."""
+    env = {"LOBKIT_DSN": tsdb_dsn}
+    for args in (["db", "init"], ["migrate", lob_btc], ["db", "stats"]):
+        res = _cli(args, env)
+        assert res.exit_code == 0, res.output
+    assert "snapshots  5,011" in res.stdout
+    res = _cli(["lobster", "import", require_lobster(5), "--table", "amzn_5"], env)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("created table amzn_5\nAMZN 2012-06-21, 5 levels:")
+    res = _cli(["db", "stats", "--table", "amzn_5", "--json"], env)
+    st = json.loads(res.stdout)
+    assert st["count"] > 100_000 and st["hypertable"] is True
+    again = _cli(["lobster", "import", require_lobster(5), "--table", "amzn_5", "--json"], env)
+    out = json.loads(again.stdout)
+    assert again.exit_code == 0 and out["inserted"] == 0 and out["already_present"] == st["count"]
+    assert out["created_table"] is False
+    # the same table read back through the source registry gives the simulator's initial book
+    from lobkit.data.sources import first_book
+
+    book = first_book(f"{tsdb_dsn}?table=amzn_5", tick_size=0.01, lot_size=1)
+    assert book.snapshot_id == 1 and book.ts == 1340285400017460000 and len(book.price) == 10
+
+
+def test_lobster_import_needs_the_database(tsdb_dsn):
+    res = _cli(["lobster", "import", require_lobster(1), "--table", "amzn_1", "--dsn", tsdb_dsn])
+    err = _one_line(res)
+    assert "does not exist" in err and "run `lobkit db init` first" in err

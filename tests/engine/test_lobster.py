@@ -209,11 +209,11 @@ def test_halts_recorded_without_book_change(tmp_path):
 # ---------------------------------------------------------------------------------------------- parsing
 def test_times_exact_to_the_nanosecond(tmp_path):
     mp = tmp_path / "X_2012-06-21_0_1_message_1.csv"
-    mp.write_text("34200.18960767,1,1,5,1000000,1\n43002.632812672004,5,0,1,1000000,1\n34200,5,0,1,1000000,1\n"
-                  "34200.9999999996,5,0,1,1000000,1\n")
+    mp.write_text("34200,1,1,5,1000000,1\n34200.18960767,5,0,1,1000000,1\n34200.9999999996,5,0,1,1000000,1\n"
+                  "43002.632812672004,5,0,1,1000000,1\n")
     (tmp_path / "X_2012-06-21_0_1_orderbook_1.csv").write_text(f"{EA},0,1000000,5\n" * 4)
     d = lb.load(mp)
-    assert d.time_ns.tolist() == [34200189607670, 43002632812672, 34200 * 10**9, 34201 * 10**9]
+    assert d.time_ns.tolist() == [34200 * 10**9, 34200189607670, 34201 * 10**9, 43002632812672]
 
 
 def test_tick_is_exact_for_sub_penny_prices(tmp_path):
@@ -384,3 +384,20 @@ def test_small_book_grows_and_gives_the_same_answer(tmp_path):
     d = lb.load(write_pair(tmp_path, msgs, rows))
     ctr, *_, cap = lb._run(d, True, 1, 1, capacity=4)
     assert cap > 4 and ctr[lb.lnb.C_ROWS_MATCHED] == 40 and ctr[lb.lnb.C_CAPACITY] == 0
+
+
+def test_one_reader_for_replay_and_import(tmp_path):
+    """The engine replays arrays; reading LOBSTER files (names, zips, CSV, constants) lives in the data layer."""
+    import inspect
+
+    from lobkit.data import lobster as reader
+
+    src = inspect.getsource(lb)
+    for word in ("zipfile", "read_csv", "9999999999", "_message_", "re.compile"):
+        assert word not in src, word
+    assert not hasattr(lb, "parse_messages") and not hasattr(lb, "EMPTY_ASK")
+    mp = write_pair(tmp_path, GOOD, GOOD_ROWS)
+    lf = reader.read_lobster(mp)
+    assert lb.replay(lf, check=True).rows_matched == 3  # the file as read by the one reader
+    with pytest.raises(ConfigError, match="levels must be an integer"):
+        lb.replay(lf, levels=1.5)
