@@ -237,35 +237,17 @@ class Simulation:
 
 
 def snapshot_book(m) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The first valid snapshot of ``m.snapshot`` as one background order per level: ``(side, price, size,
-    mid_ticks)`` (see :func:`lobkit.data.sources.first_book` for the checks)."""
-    try:
-        from lobkit.data.stream import stream_sqlite
-    except ImportError as exc:  # pragma: no cover - the data layer is optional
-        raise ConfigError(f"snapshot: loading {m.snapshot!r} needs lobkit.data ({exc})") from exc
-    import os
+    """The first valid snapshot of ``m.snapshot`` (any snapshot source: a SQLite file, a LOBSTER zip, a
+    ``postgresql://`` URL) as one background order per level: ``(side, price, size, mid_ticks)``.
 
-    if not os.path.exists(m.snapshot):
-        raise ConfigError(f"snapshot: file {m.snapshot!r} not found")
-    frame = None
-    for chunk in stream_sqlite(m.snapshot, chunk_size=64):
-        frame = chunk.head(1)
-        break
-    if frame is None or frame.height == 0:
-        raise ConfigError(f"snapshot: no valid snapshot in {m.snapshot!r}")
-    row = frame.row(0, named=True)
-    sides, prices, sizes = [], [], []
-    for s, pcol, qcol in ((1, "bid_px", "bid_qty"), (-1, "ask_px", "ask_qty")):
-        for px, qty in zip(row[pcol] or [], row[qcol] or [], strict=False):
-            sides.append(s)
-            prices.append(int(round(px / m.tick_size)))
-            sizes.append(max(1, int(round(qty / m.lot_size))))
-    if not any(s == 1 for s in sides) or not any(s == -1 for s in sides):
-        raise ConfigError(f"snapshot: the first snapshot of {m.snapshot!r} has an empty side")
-    side = np.array(sides, np.int64)
-    price = np.array(prices, np.int64)
-    best_bid, best_ask = price[side == 1].max(), price[side == -1].min()
-    if price.max() - price.min() > m.window // 2:
-        raise ConfigError(f"window: the snapshot spans {price.max() - price.min()} ticks; use a window of at least "
-                          f"{2 * (price.max() - price.min())}")
-    return side, price, np.array(sizes, np.int64), int((best_bid + best_ask) // 2)
+    Exact (see :func:`lobkit.data.sources.first_book`: a price off the tick grid is an error, quantities are
+    rounded to lots); raises :class:`ConfigError` when the snapshot does not fit the engine's price window.
+    """
+    from lobkit.data.sources import first_book
+
+    b = first_book(m.snapshot, m.tick_size, m.lot_size)
+    span = int(b.price.max() - b.price.min())
+    if span > m.window // 2:
+        raise ConfigError(f"window: the snapshot of {b.source} spans {span:,} ticks; use a window of at least "
+                          f"{2 * span:,} (--set window={2 * span})")
+    return b.side, b.price, b.size, (b.best_bid + b.best_ask) // 2
