@@ -333,5 +333,6 @@ def check_repeats(repeats: Any, name: str = "repeats") -> int:
     return int(repeats)
 
 
+
 __all__ = ["AgentConfig", "FlowConfig", "MarketConfig", "RunConfig", "parse_duration", "format_duration",
            "check_repeats", "NS_PER_S", "MAX_AGENT_LOTS", "MAX_DURATION_NS"]

@@ -86,18 +86,17 @@ TASKS_PER_WORKER = 4
 
 
 def root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
-    """The sweep's one root ``SeedSequence`` (fresh entropy when ``seed`` is None)."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer, got {show_value(seed)}")
-    return np.random.SeedSequence(None if seed is None else int(seed))
+    """The sweep's one root ``SeedSequence`` (fresh entropy when ``seed`` is None): :func:`lobkit.seeds.seed_sequence`."""
+    from lobkit.seeds import seed_sequence
+
+    return seed_sequence(seed)
 
 
 def run_seed(root: int | np.random.SeedSequence, index: int, repeat: int) -> np.random.SeedSequence:
     """The child seed of configuration ``index``, repeat ``repeat`` (``root.spawn`` twice, without the state)."""
-    r = root_seed(root)
-    return np.random.SeedSequence(r.entropy, spawn_key=(*r.spawn_key, int(index), int(repeat)), pool_size=r.pool_size)
+    from lobkit.seeds import child
+
+    return child(root_seed(root), index, repeat)
 
 
 # --------------------------------------------------------------------------------------------- tasks
@@ -626,8 +625,9 @@ def sweep(
     """
     t0 = time.perf_counter()
     grid = as_grid(grid)
-    if isinstance(repeats, bool) or not isinstance(repeats, int | np.integer) or repeats < 1:
-        raise ConfigError(f"repeats must be an integer >= 1, got {show_value(repeats)}")
+    from lobkit.sim.config import check_repeats
+
+    repeats = check_repeats(repeats)
     repeats = int(repeats)
     if backend not in ("loky", "dask"):
         raise ConfigError(f"backend must be 'loky' or 'dask', got {show_value(backend)}")
