@@ -281,8 +281,8 @@ def check_config(capacity, window, fill_capacity, tick_size, lot_size, center) -
             raise ConfigError(f"{name} must be a positive float, got {_show(v)}")
         if not math.isfinite(float(v)) or float(v) <= 0:
             raise ConfigError(f"{name} must be a positive finite float, got {_show(v)}")
-    if center is not None and (not _is_int(center) or abs(int(center)) > PRICE_LIMIT):
-        raise ConfigError(f"center must be an integer price in ticks within +-2**60, got {_show(center)}")
+    if center is not None and (not _is_int(center) or not 1 <= int(center) <= PRICE_LIMIT):
+        raise ConfigError(f"center must be a price: a whole number of ticks in [1, 2**60], got {_show(center)}")
     return int(capacity), int(window), int(fill_capacity), float(tick_size), float(lot_size)
 
 
@@ -699,7 +699,8 @@ class OrderBook(BookAPI):
       when an order would rest outside it. An order that cannot fit even then is rejected.
     * ``fill_capacity``: fill buffer size, at least ``capacity`` (drained after every call).
     * ``tick_size``/``lot_size``: the float units of ``px=``/``qty=`` arguments and float queries.
-    * ``center``: initial centre of the window in ticks (default: the first order's price decides).
+    * ``center``: initial centre of the window, a price in ticks in ``[1, PRICE_LIMIT]`` (default: the first
+      order's price decides).
     * ``keep_fills``: keep every fill for :attr:`fills` (results always carry their own fills).
     """
 

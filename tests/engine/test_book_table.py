@@ -450,6 +450,9 @@ def test_fills_accumulate_and_frame(cls):
         ({"tick_size": "0.01"}, "tick_size"),
         ({"lot_size": 0.0}, "lot_size"),
         ({"center": 2**62}, "center"),
+        ({"center": 0}, r"center must be a price: a whole number of ticks in \[1, 2\*\*60\], got 0"),
+        ({"center": -5}, "center"),
+        ({"tick_size": np.float64(-0.5)}, r"tick_size must be a positive finite float, got -0.5$"),
     ],
 )
 def test_bad_configuration(kw, match):
@@ -458,8 +461,8 @@ def test_bad_configuration(kw, match):
 
 
 def test_window_is_rounded_to_64_and_state_exposed():
-    book = OrderBook(capacity=10, window=100, center=0)
-    assert book.window == 128 and book.window_range == (-64, 63)
+    book = OrderBook(capacity=10, window=100, center=64)
+    assert book.window == 128 and book.window_range == (0, 127)
     assert book.state.orders.shape == (10, 8)
     assert "OrderBook(0 resting" in repr(book)
     assert np.all(book.l3()["oid"] == [])
