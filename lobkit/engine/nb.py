@@ -740,7 +740,9 @@ def _execute(st, oid, size, ts, taker_oid, taker_owner):
 
 
 # Public kernels over the inlined bodies above: callers that want the bodies inlined into their own loop
-# (apply_one, the LOBSTER replay kernel) use the underscored forms; everyone else calls these.
+# (apply_one for limit, market, cancel and modify; the LOBSTER replay kernel) use the underscored forms; everyone
+# else calls these. apply_one calls reduce and execute rather than inlining them: rare in order-entry streams,
+# their inlined code measurably slowed the limit path of the batch loop (about 4% on the liquibook stream).
 @_kernel
 def cancel(st, oid):
     """Cancel a whole resting order. Returns (status, cancelled lots)."""
@@ -775,11 +777,11 @@ def apply_one(st, op, side, flags, price, size, oid, owner, ts):
     if op == OP_CANCEL:
         return _cancel(st, oid)
     if op == OP_REDUCE:
-        return _reduce(st, oid, size)
+        return reduce(st, oid, size)  # calls, not inlined: a smaller dispatch loop keeps limit orders fast
     if op == OP_MODIFY:
         return _modify(st, oid, price, size, ts, flags)
     if op == OP_EXECUTE:
-        return _execute(st, oid, size, ts, -1, owner)
+        return execute(st, oid, size, ts, -1, owner)
     return ERR_BAD_OP, 0
 
 
