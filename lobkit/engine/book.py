@@ -380,16 +380,14 @@ class BookAPI:
                 msg = f"{name} must be an integer number of lots (use qty= for a float), got {_show(size)}"
                 raise _fail(op, oid, msg)
             n = int(size)
-            shown = f"{name} {n}"
+            what, written = name, str(n)
         else:
             n = _to_units(qty, self.lot_size, "qty", op, oid)
-            shown = f"qty {_show(qty)}"
+            what, written = "qty", _show(qty)
         if n <= 0:
-            got = n if size is not None else _show(qty)
-            raise _fail(op, oid, f"{name if size is not None else 'qty'} must be a positive number of lots, got {got}",
-                        ERR_BAD_SIZE)  # fmt: skip
+            raise _fail(op, oid, f"{what} must be a positive number of lots, got {written}", ERR_BAD_SIZE)
         if n > MAX_SIZE:
-            raise _fail(op, oid, f"{shown} is larger than the supported maximum 2**40 lots", ERR_BAD_SIZE)
+            raise _fail(op, oid, f"{what} {written} is larger than the supported maximum 2**40 lots", ERR_BAD_SIZE)
         return n
 
     @staticmethod

@@ -13,6 +13,7 @@ from lobkit.engine import (
     ERR_BAD_SIDE,
     ERR_BAD_SIZE,
     ERR_UNKNOWN_ID,
+    FLAG_POST_ONLY,
     MESSAGE_DTYPE,
     OK,
     OP_CANCEL,
@@ -50,7 +51,7 @@ STREAM = msgs(
     (OP_LIMIT, -1, 0, 101, 5, 1, 1),
     (OP_LIMIT, 1, 0, 99, 5, 2, 2),
     (OP_CANCEL, 0, 0, 0, 0, 77, 0),  # unknown id
-    (OP_LIMIT, 1, 2, 101, 1, 3, 3),  # post-only that would cross
+    (OP_LIMIT, 1, FLAG_POST_ONLY, 101, 1, 3, 3),  # post-only that would cross
     (OP_MARKET, 1, 0, 0, 2, 4, 4),
     (OP_LIMIT, 0, 0, 100, 1, 5, 5),  # bad side
     (OP_MODIFY, 0, 0, 100, 5, 2, 0),
