@@ -1,4 +1,4 @@
-"""Order-book engine benchmark: ``python benchmarks/engine.py [--json] [--runs N] [--messages N]``.
+"""Order-book engine benchmark: ``python benchmarks/engine.py [--json] [--out FILE] [--runs N] [--messages N]``.
 
 Measured after JIT warm-up, single-threaded (one core), best of ``--runs`` timed runs (the machine is shared,
 so timings fluctuate; the best run is the least disturbed one). Message arrays and book state are prepared
@@ -11,16 +11,21 @@ with the engine's full bookkeeping: order ids (the id index), owners, and a fill
   6% cancel; ~1,000 resting orders over ~730 levels; ~6% of the messages trade).
 * ``match``: a stream with a high match rate (~42% of the messages trade, ~0.7 fills per message).
 * ``replay``: ``lobkit.engine.lobster.replay_throughput`` on the largest shared LOBSTER file.
+* ``*_apply_*_per_s``: the same three streams through :meth:`OrderBook.apply`, the facade users call (it checks
+  every message, returns every status, quantity and fill, and keeps the auto ids in step), each run on a fresh
+  book built before timing; ``liquibook_apply_vs_kernel`` is the bare kernel's rate over the facade's.
 * the same three streams through :class:`ReferenceBook` (on a prefix: it is ~100x slower), and the ratio.
 * ``*_per_cpu_s``: the same best runs per second of CPU time the process was actually given: on a shared,
   loaded machine this is the better estimate of one core's speed; the targets are judged on wall time.
 * ``compile_seconds_cold``/``_warm``: a fresh interpreter importing the engine and running every kernel once,
   with an empty ``NUMBA_CACHE_DIR`` (compiles) and again with the same directory (loads the cache).
+* ``date`` (UTC, ISO 8601) and ``machine`` (CPU model, cores, system, Python, NumPy, Numba) say where and when.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -35,10 +40,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lobkit.engine import nb  # noqa: E402
-from lobkit.engine.messages import MESSAGE_DTYPE, OP_LIMIT, columns, synthetic_flow  # noqa: E402
+from lobkit.engine import OrderBook, nb  # noqa: E402
+from lobkit.engine.messages import MESSAGE_DTYPE, OP_LIMIT, message_columns  # noqa: E402
 from lobkit.engine.reference import ReferenceBook  # noqa: E402
 from lobkit.engine.state import M_NFILLS, M_TOTAL_FILLS, M_TOTAL_VOLUME, alloc_state  # noqa: E402
+from lobkit.engine.synthetic import synthetic_flow  # noqa: E402
 from lobkit.paths import shared_data_dir  # noqa: E402
 
 LIQUIBOOK_FILLS = 2_297_421
@@ -49,20 +55,45 @@ TARGETS = {
     "mix_messages_per_s": 10e6,
     "match_messages_per_s": 10e6,
 }
+APPLY_VS_KERNEL = 1.5  # OrderBook.apply within 1.5x of the bare kernel on the liquibook stream
 FLOW_SEED = 20240601
+# The facade's liquibook book: the stream rests at most 2,465,112 orders at once.
+LIQUIBOOK_CAPACITY = 2**22
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown"
+def cpu_model() -> str:
+    """The CPU's model name (lscpu, else /proc/cpuinfo, else what platform knows)."""
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
         for line in out.splitlines():
             if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
+                return line.split(":", 1)[1].strip()
     except (OSError, subprocess.CalledProcessError):
         pass
-    system = f"{platform.system()} {platform.release()}"
-    return f"{model}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine() -> dict:
+    """Where the figures were measured: CPU model, logical cores, system and the versions that matter."""
+    import numba
+
+    m = {
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+    }
+    m["description"] = (f"{m['cpu_model']}, {m['cores']} cores, {m['system']}, Python {m['python']}, "
+                        f"NumPy {m['numpy']}, Numba {m['numba']}")  # fmt: skip
+    return m
 
 
 def run_engine(cols: dict, capacity: int, window: int, base: int, fill_capacity: int, runs: int) -> dict:
@@ -109,6 +140,28 @@ def run_engine(cols: dict, capacity: int, window: int, base: int, fill_capacity:
     return res
 
 
+def run_facade(msgs: np.ndarray, runs: int, **book_kw) -> dict:
+    """Best of ``runs`` timed :meth:`OrderBook.apply` calls (strict, the default) over the whole message array,
+    each on a fresh book built before timing."""
+    best = best_cpu = float("inf")
+    res = {}
+    for _ in range(runs):
+        book = OrderBook(keep_fills=False, **book_kw)
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        r = book.apply(msgs)
+        elapsed = time.perf_counter() - t0
+        best_cpu = min(best_cpu, time.process_time() - c0)
+        if elapsed < best:
+            best = elapsed
+            res = {"seconds": elapsed, "fills": len(r.fills), "volume": int(r.fills["size"].sum())}
+        del r, book
+    res["messages"] = len(msgs)
+    res["per_s"] = len(msgs) / res["seconds"]
+    res["per_cpu_s"] = len(msgs) / best_cpu
+    return res
+
+
 def run_reference(msgs: np.ndarray, prefix: int, **kw) -> dict:
     m = msgs[:prefix]
     book = ReferenceBook(keep_fills=False, **kw)
@@ -136,7 +189,7 @@ def compile_times() -> tuple[float, float]:
         "import time; t = time.perf_counter()\n"
         "import numpy as np\n"
         "from lobkit.engine import OrderBook, MESSAGE_DTYPE\n"
-        "from lobkit.engine.messages import synthetic_flow\n"
+        "from lobkit.engine.synthetic import synthetic_flow\n"
         "b = OrderBook(capacity=64, window=128, center=100)\n"
         "b.limit(1, 99, 5); b.limit(-1, 101, 5); b.market(-1, 1); o = b.limit(-1, 102, 3).oid\n"
         "b.modify(o, price=103); b.reduce(o, 1); b.execute(o, 1); b.cancel(o); b.l2(5); b.l3(); b.check()\n"
@@ -166,20 +219,45 @@ def replay() -> tuple[float | None, str]:
     return float(r["messages_per_s"]), f"{files[-1].name}: {r['messages']} messages, best of {r['repeats']}"
 
 
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--runs", type=int, default=5, help="timed runs per stream; the best counts (default 5)")
-    ap.add_argument("--messages", type=int, default=5_000_000, help="messages per synthetic stream")
-    ap.add_argument("--reference-prefix", type=int, default=200_000, help="messages given to ReferenceBook")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="also write the JSON object to this file (e.g. benchmarks/results/engine.json)")
+    ap.add_argument("--runs", type=positive_int, default=5, help="timed runs per stream; the best counts (default 5)")
+    ap.add_argument("--messages", type=positive_int, default=5_000_000, help="messages per synthetic stream")
+    ap.add_argument("--reference-prefix", type=positive_int, default=200_000, help="messages given to ReferenceBook")
     ap.add_argument("--skip-compile", action="store_true", help="do not measure compile times")
     a = ap.parse_args(argv)
+    if a.out is not None:
+        try:
+            a.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            ap.error(f"--out {a.out}: cannot create its directory ({exc.strerror})")
+        if a.out.is_dir():
+            ap.error(f"--out {a.out} is a directory")
     notes = []
-    out: dict = {"machine": machine(), "runs": a.runs, "threads": 1}
+    out: dict = {
+        "benchmark": "engine",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "runs": a.runs,
+        "threads": 1,
+    }
 
     lb_path = shared_data_dir() / "bench" / "liquibook-5m-limit-stream.npz"
     lb = liquibook_messages(lb_path)
-    lbc = columns(lb)
+    lbc = message_columns(lb)
     run_engine({k: v[:1000] for k, v in lbc.items()}, 1000, 1024, 1500, 1000, 1)  # JIT warm-up
     r = run_engine(lbc, len(lb), 1024, 1500, len(lb), a.runs)
     if (r["fills"], r["volume"]) != (LIQUIBOOK_FILLS, LIQUIBOOK_SHARES):
@@ -188,12 +266,19 @@ def main(argv=None) -> int:
     out["liquibook_orders_per_s"] = r["per_s"]
     out["liquibook_orders_per_cpu_s"] = r["per_cpu_s"]
     out["liquibook_fills"], out["liquibook_shares"] = r["fills"], r["volume"]
+    OrderBook(capacity=1000, window=1024, keep_fills=False).apply(lb[:1000])  # JIT warm-up of the facade
+    f = run_facade(lb, a.runs, capacity=LIQUIBOOK_CAPACITY, window=1024)
+    if (f["fills"], f["volume"]) != (LIQUIBOOK_FILLS, LIQUIBOOK_SHARES):
+        raise SystemExit(f"OrderBook.apply on the liquibook stream gave {f['fills']} fills / {f['volume']} shares")
+    out["liquibook_apply_orders_per_s"] = f["per_s"]
+    out["liquibook_apply_orders_per_cpu_s"] = f["per_cpu_s"]
+    out["liquibook_apply_vs_kernel"] = out["liquibook_orders_per_s"] / f["per_s"]
     ref_lb = run_reference(lb, a.reference_prefix)
     out["reference_liquibook_orders_per_s"] = ref_lb["per_s"]
 
     for kind in ("mix", "match"):
         msgs, info = synthetic_flow(a.messages, kind, FLOW_SEED)
-        c = columns(msgs)
+        c = message_columns(msgs)
         r = run_engine(c, 100_000, 4096, 100_000 - 2048, 1 << 20, a.runs)
         if r["errors"]:
             raise SystemExit(f"{kind}: {r['errors']} messages failed; a generated flow must be valid")
@@ -203,6 +288,12 @@ def main(argv=None) -> int:
         out[f"{kind}_fills"] = r["fills"]
         out[f"{kind}_trade_share"] = round(info["trade_share"], 4)
         out[f"{kind}_shares"] = {k[:-6]: round(v, 4) for k, v in info.items() if k.endswith("_share")}
+        f = run_facade(msgs, a.runs, capacity=100_000, window=4096, center=100_000)
+        if f["fills"] != r["fills"]:
+            raise SystemExit(f"{kind}: OrderBook.apply gave {f['fills']} fills, the bare kernel {r['fills']}")
+        out[f"{kind}_apply_messages_per_s"] = f["per_s"]
+        out[f"{kind}_apply_messages_per_cpu_s"] = f["per_cpu_s"]
+        out[f"{kind}_apply_vs_kernel"] = r["per_s"] / f["per_s"]
         ref = run_reference(msgs, a.reference_prefix, capacity=100_000, window=4096, center=100_000)
         out[f"reference_{kind}_messages_per_s"] = ref["per_s"]
         out[f"{kind}_speedup_vs_reference"] = r["per_s"] / ref["per_s"]
@@ -221,13 +312,23 @@ def main(argv=None) -> int:
         out["compile_seconds_cold"], out["compile_seconds_warm"] = compile_times()
     out["load_average"] = os.getloadavg()[0]
     out["targets"] = {k: v for k, v in TARGETS.items()}
+    out["targets"]["liquibook_apply_vs_kernel_at_most"] = APPLY_VS_KERNEL
     out["pass"] = {k: (out[k] is not None and out[k] >= v) for k, v in TARGETS.items()}
+    out["pass"]["liquibook_apply_vs_kernel_at_most"] = out["liquibook_apply_vs_kernel"] <= APPLY_VS_KERNEL
     out["notes"] = notes
 
+    text = json.dumps(out, indent=None)
+    if a.out is not None:
+        try:
+            a.out.write_text(text + "\n")
+        except OSError as exc:
+            print(f"benchmarks/engine.py: cannot write --out {a.out}: {exc.strerror}", file=sys.stderr)
+            return 1
     if a.json:
-        print(json.dumps(out, indent=None))
+        print(text)
         return 0
-    print(f"lobkit engine benchmark ({out['machine']}; single-threaded, best of {a.runs})")
+    print(f"lobkit engine benchmark ({out['machine']['description']}; {out['date']}; single-threaded, "
+          f"best of {a.runs})")  # fmt: skip
     rows = [
         ("liquibook 5M limit stream", "liquibook_orders_per_s", "orders/s"),
         ("LOBSTER replay", "replay_messages_per_s", "msgs/s"),
@@ -240,6 +341,10 @@ def main(argv=None) -> int:
         status = "pass" if out["pass"][key] else "MISS"
         print(f"  {label:28s} {shown:>20s}   target >= {TARGETS[key] / 1e6:.0f} M   {status}")
     print(f"  liquibook fills / shares     {out['liquibook_fills']:,} / {out['liquibook_shares']:,} (exact)")
+    for kind, unit in (("liquibook", "orders"), ("mix", "messages"), ("match", "messages")):
+        v = out[f"{kind}_apply_{unit}_per_s"]
+        ratio = out[f"{kind}_apply_vs_kernel"]
+        print(f"  OrderBook.apply {kind:12s} {v / 1e6:8.2f} M {unit}/s   the bare kernel is {ratio:.2f}x faster")
     for kind, key in (("liquibook", "liquibook_orders_per_s"), ("mix", "mix_messages_per_s"),
                       ("match", "match_messages_per_s")):  # fmt: skip
         rk = "reference_liquibook_orders_per_s" if kind == "liquibook" else f"reference_{kind}_messages_per_s"

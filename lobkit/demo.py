@@ -25,7 +25,7 @@ def engine_demo(messages: int = 1_000_000, kind: str = "mix", seed: int = 0, dep
     """Generate a seeded synthetic stream, apply it to a fresh :class:`OrderBook` in one jitted batch, and
     return the timing, the fills and the top ``depth`` levels."""
     from lobkit.engine import OrderBook
-    from lobkit.engine.messages import FLOWS, synthetic_flow
+    from lobkit.engine.synthetic import FLOWS, synthetic_flow
 
     if kind not in FLOWS:
         raise ConfigError(f"kind must be one of {sorted(FLOWS)}, got {kind!r}")

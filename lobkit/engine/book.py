@@ -5,6 +5,12 @@ It validates every argument before anything reaches a kernel (so bad input gives
 quantities at the edges (``px=``, ``qty=``) to integer ticks and lots, drains the kernels' fill buffer, and
 answers queries (best prices, L2, L3, order look-up, fills).
 
+The rules every entry applies (single operations here, batches in the kernels, and ``ReferenceBook``): a price
+is a whole number of ticks in ``[1, PRICE_LIMIT]`` (``ERR_BAD_PRICE``); a size a whole number of lots in
+``[1, MAX_SIZE]`` (``ERR_BAD_SIZE``); the id of a new order (limit, IOC, post-only or market) must not be the
+id of a resting order (``ERR_DUPLICATE_ID``); cancel, reduce, modify and execute name a resting order
+(``ERR_UNKNOWN_ID``).
+
 Example::
 
     book = OrderBook(capacity=10_000, window=4096, tick_size=0.01)
@@ -30,24 +36,27 @@ import numpy as np
 from lobkit.engine import nb
 from lobkit.engine.messages import (
     BUY,
+    ERR_BAD_FLAGS,
     ERR_BAD_OP,
+    ERR_BAD_PRICE,
     ERR_BAD_SIDE,
     ERR_BAD_SIZE,
+    ERR_DUPLICATE_ID,
     ERR_PRICE_WINDOW,
     ERR_UNKNOWN_ID,
     FILL_DTYPE,
     FILLS_FULL,
     FLAG_IOC,
     FLAG_POST_ONLY,
+    MAX_CAPACITY,
+    MAX_SIZE,
     MESSAGE_DTYPE,
+    NO_BID,
     OK,
     OP_EXECUTE,
-    OP_LIMIT,
-    OP_MARKET,
-    OP_MODIFY,
     OP_NAMES,
-    OP_REDUCE,
     POST_ONLY_REJECTED,
+    PRICE_LIMIT,
     SELL,
     STATUS_NAMES,
 )
@@ -55,6 +64,7 @@ from lobkit.engine.state import (
     M_BASE,
     M_BEST_ASK,
     M_BEST_BID,
+    M_FILLCAP,
     M_NASK,
     M_NBID,
     M_NFILLS,
@@ -71,16 +81,15 @@ from lobkit.engine.state import (
 )
 from lobkit.errors import BookError, ConfigError
 
-# Bounds that keep every kernel computation far from int64 overflow (the kernels use +-2**62 as the limit
-# prices of market orders, and sum sizes into level volumes and totals).
-PRICE_LIMIT = 2**60  # |price| in ticks
-MAX_SIZE = 2**40  # lots per order
-MAX_CAPACITY = 2**27  # resting orders
+# PRICE_LIMIT, MAX_SIZE and MAX_CAPACITY (lobkit.engine.messages) keep every kernel computation far from int64
+# overflow (the kernels use +-2**62 as the limit prices of market orders, and sum sizes into level volumes).
 MAX_WINDOW = 2**24  # ticks
 MAX_FILL_CAPACITY = 2**28
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
-_KNOWN_FLAGS = FLAG_IOC | FLAG_POST_ONLY
+_BEYOND_ANY_BOUND = 2**62  # what a float far outside every bound converts to (the range checks then name it)
+_BATCH_FILL_ROWS = 2**22  # fill records a batch's buffer holds (at least fill_capacity); more: another buffer
+_PRICE_RULE = "a price is a whole number of ticks in [1, 2**60]"
 
 L2_DTYPE = np.dtype([("price", np.int64), ("size", np.int64), ("orders", np.int64)])
 L3_DTYPE = np.dtype(
@@ -209,8 +218,15 @@ def _is_int(x) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
+def _show(v) -> str:
+    """A value as the user wrote it: ``246.58``, not ``np.float64(246.58)``; strings keep their quotes."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return repr(v) if isinstance(v, str) else str(v)
+
+
 def _fail(op: str, oid, reason: str, status: int | None = None, index: int | None = None) -> BookError:
-    who = f"{op} order {oid}" if oid is not None else op
+    who = f"{op} order {oid if _is_int(oid) else _show(oid)}" if oid is not None else op
     if index is not None:
         who = f"message {index} ({who})"
     err = BookError(f"{who}: {reason}")
@@ -221,35 +237,52 @@ def _fail(op: str, oid, reason: str, status: int | None = None, index: int | Non
     return err
 
 
-def _status_reason(status: int, op: str) -> str:
-    base = STATUS_NAMES.get(int(status), f"status {int(status)}")
+def _status_reason(status: int, *, op=None, side=None, flags=None, price=None, size=None, resting=None) -> str:
+    """Why a kernel refused an operation, naming the offending value when it is given."""
+    status = int(status)
+    if status == ERR_BAD_PRICE and price is not None:
+        return f"price {price} ticks is not a valid price ({_PRICE_RULE})"
+    if status == ERR_BAD_SIZE and size is not None:
+        if size < 1:
+            return f"size must be a positive number of lots, got {size}"
+        if size > MAX_SIZE:
+            return f"size {size} is larger than the supported maximum 2**40 lots"
+        if resting is not None:
+            return f"size {size} is larger than the resting order ({resting} lots)"
+    if status == ERR_BAD_SIDE and side is not None:
+        return f"bad side {side} (use BUY=1 / SELL=-1)"
+    if status == ERR_BAD_FLAGS and flags is not None:
+        return f"unknown flag bits {flags} (known: FLAG_IOC=1, FLAG_POST_ONLY=2)"
+    if status == ERR_BAD_OP and op is not None:
+        return f"unknown op code {op}"
+    base = STATUS_NAMES.get(status, f"status {status}")
     if status == ERR_PRICE_WINDOW:
         return base + " (it cannot fit even after re-centring: the resting orders span too many ticks)"
-    if status == ERR_BAD_SIZE and op == "execute":
-        return base + " (the size must be positive and no larger than the resting order)"
+    if status == ERR_DUPLICATE_ID:
+        return base + " (an order with this id is resting)"
     return base
 
 
 def check_config(capacity, window, fill_capacity, tick_size, lot_size, center) -> tuple[int, int, int, float, float]:
     """Validate construction arguments (shared by OrderBook and ReferenceBook); returns them normalised."""
     if not _is_int(capacity) or not 1 <= capacity <= MAX_CAPACITY:
-        raise ConfigError(f"capacity must be an integer in [1, {MAX_CAPACITY}], got {capacity!r}")
+        raise ConfigError(f"capacity must be an integer in [1, 2**22 = {MAX_CAPACITY:,}], got {_show(capacity)}")
     if not _is_int(window) or not 1 <= window <= MAX_WINDOW:
-        raise ConfigError(f"window must be an integer number of ticks in [1, {MAX_WINDOW}], got {window!r}")
+        raise ConfigError(f"window must be an integer number of ticks in [1, 2**24], got {_show(window)}")
     if fill_capacity is None:
         fill_capacity = max(int(capacity), 1 << 16)
     if not _is_int(fill_capacity) or not capacity <= fill_capacity <= MAX_FILL_CAPACITY:
         raise ConfigError(
             f"fill_capacity must be an integer in [capacity={capacity}, {MAX_FILL_CAPACITY}] (an order can "
-            f"trade against every resting order at once), got {fill_capacity!r}"
+            f"trade against every resting order at once), got {_show(fill_capacity)}"
         )
     for name, v in (("tick_size", tick_size), ("lot_size", lot_size)):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise ConfigError(f"{name} must be a positive float, got {v!r}")
+            raise ConfigError(f"{name} must be a positive float, got {_show(v)}")
         if not math.isfinite(float(v)) or float(v) <= 0:
-            raise ConfigError(f"{name} must be a positive finite float, got {v!r}")
-    if center is not None and (not _is_int(center) or abs(int(center)) > PRICE_LIMIT):
-        raise ConfigError(f"center must be an integer price in ticks within +-2**60, got {center!r}")
+            raise ConfigError(f"{name} must be a positive finite float, got {_show(v)}")
+    if center is not None and (not _is_int(center) or not 1 <= int(center) <= PRICE_LIMIT):
+        raise ConfigError(f"center must be a price: a whole number of ticks in [1, 2**60], got {_show(center)}")
     return int(capacity), int(window), int(fill_capacity), float(tick_size), float(lot_size)
 
 
@@ -260,18 +293,25 @@ def _window_base(window: int, center) -> tuple[int, int]:
     return w, base
 
 
-def _to_ticks(v: float, unit: float, what: str, op: str, oid) -> int:
+def _to_units(v, unit: float, what: str, op: str, oid) -> int:
+    """A number at the edge (``px=``, ``qty=``) as a whole number of ``unit`` (ticks or lots).
+
+    BookError when it is not a finite number or lies off the grid of ``unit``. A value beyond +-2**62 units
+    comes back as +-2**62, so that the caller's range check names it."""
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise _fail(op, oid, f"{what} must be a number, got {v!r}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise _fail(op, oid, f"{what} must be finite, got {v!r}")
-    t = v / unit
-    if abs(t) > PRICE_LIMIT:
-        raise _fail(op, oid, f"{what} {v!r} is out of range")
+        raise _fail(op, oid, f"{what} must be a number, got {_show(v)}")
+    try:
+        x = float(v)
+    except OverflowError:  # an int beyond the float range
+        return _BEYOND_ANY_BOUND if v > 0 else -_BEYOND_ANY_BOUND
+    if not math.isfinite(x):
+        raise _fail(op, oid, f"{what} must be finite, got {_show(v)}")
+    t = x / unit
+    if abs(t) > _BEYOND_ANY_BOUND:
+        return _BEYOND_ANY_BOUND if t > 0 else -_BEYOND_ANY_BOUND
     r = round(t)
     if abs(t - r) > max(1e-6, abs(t) * 1e-12):  # float noise of the division, not a real off-grid value
-        raise _fail(op, oid, f"{what} {v!r} is off the grid of {unit!r}")
+        raise _fail(op, oid, f"{what} {_show(v)} is off the grid of {unit}")
     return int(r)
 
 
@@ -280,7 +320,7 @@ class BookAPI:
 
     Subclasses implement the raw operations ``_op_limit``, ``_op_market``, ``_op_cancel``, ``_op_reduce``,
     ``_op_modify``, ``_op_execute`` (each returns ``(status, lots, fills)`` with exactly the kernels'
-    semantics and status codes), ``_apply_valid`` (a batch) and the queries ``_lookup``, ``_best``, ``_levels``,
+    semantics and status codes), ``_apply_messages`` (a batch) and the queries ``_lookup``, ``_best``, ``_levels``,
     ``_l3_rows``, ``__len__``.
     """
 
@@ -305,7 +345,7 @@ class BookAPI:
                 return SELL
         elif _is_int(side) and int(side) in (BUY, SELL):
             return int(side)
-        raise _fail(op, oid, f"bad side {side!r} (use BUY=1 / SELL=-1 or 'buy' / 'sell')", ERR_BAD_SIDE)
+        raise _fail(op, oid, f"bad side {_show(side)} (use BUY=1 / SELL=-1 or 'buy' / 'sell')", ERR_BAD_SIDE)
 
     def _price(self, price, px, op: str, oid, required: bool = True) -> int | None:
         if price is not None and px is not None:
@@ -316,13 +356,16 @@ class BookAPI:
             return None
         if price is not None:
             if not _is_int(price):
-                msg = f"price must be an integer number of ticks (use px= for a float price), got {price!r}"
+                msg = f"price must be an integer number of ticks (use px= for a float price), got {_show(price)}"
                 raise _fail(op, oid, msg)
             p = int(price)
+            if not 1 <= p <= PRICE_LIMIT:
+                raise _fail(op, oid, f"price {p} ticks is not a valid price ({_PRICE_RULE})", ERR_BAD_PRICE)
         else:
-            p = _to_ticks(px, self.tick_size, "px", op, oid)
-        if abs(p) > PRICE_LIMIT:
-            raise _fail(op, oid, f"price {p} ticks is outside the supported range +-2**60", ERR_PRICE_WINDOW)
+            p = _to_units(px, self.tick_size, "px", op, oid)
+            if not 1 <= p <= PRICE_LIMIT:
+                reason = f"px {_show(px)} is not a valid price ({_PRICE_RULE}; tick_size {self.tick_size})"
+                raise _fail(op, oid, reason, ERR_BAD_PRICE)
         return p
 
     def _size(self, size, qty, op: str, oid, name: str = "size", required: bool = True) -> int | None:
@@ -334,38 +377,47 @@ class BookAPI:
             return None
         if size is not None:
             if not _is_int(size):
-                raise _fail(op, oid, f"{name} must be an integer number of lots (use qty= for a float), got {size!r}")
+                msg = f"{name} must be an integer number of lots (use qty= for a float), got {_show(size)}"
+                raise _fail(op, oid, msg)
             n = int(size)
+            what, written = name, str(n)
         else:
-            n = _to_ticks(qty, self.lot_size, "qty", op, oid)
+            n = _to_units(qty, self.lot_size, "qty", op, oid)
+            what, written = "qty", _show(qty)
         if n <= 0:
-            raise _fail(op, oid, f"{name} must be a positive number of lots, got {n}", ERR_BAD_SIZE)
+            raise _fail(op, oid, f"{what} must be a positive number of lots, got {written}", ERR_BAD_SIZE)
         if n > MAX_SIZE:
-            raise _fail(op, oid, f"{name} {n} is larger than the supported maximum 2**40 lots", ERR_BAD_SIZE)
+            raise _fail(op, oid, f"{what} {written} is larger than the supported maximum 2**40 lots", ERR_BAD_SIZE)
         return n
 
     @staticmethod
     def _int64(v, what: str, op: str, oid) -> int:
         if not _is_int(v) or not _I64_MIN <= int(v) <= _I64_MAX:
-            raise _fail(op, oid, f"{what} must be an int64 integer, got {v!r}")
+            raise _fail(op, oid, f"{what} must be an int64 integer, got {_show(v)}")
         return int(v)
 
     def _oid(self, oid, op: str) -> int:
+        """The id of a new order: the one given (any int64), or the next one after the largest used so far."""
         if oid is None:
+            if self._next_oid > _I64_MAX:
+                raise _fail(op, None, "no automatic order id is left after 2**63-1; give oid=")
             oid = self._next_oid
             self._next_oid += 1
             return oid
         oid = self._int64(oid, "oid", op, oid)
+        self._used_oid(oid)
+        return oid
+
+    def _used_oid(self, oid: int) -> None:
         if oid >= self._next_oid:
             self._next_oid = oid + 1
-        return oid
 
     def _existing_oid(self, oid, op: str) -> int:
         return self._int64(oid, "oid", op, oid)
 
-    def _raise_on(self, status: int, op: str, oid) -> None:
+    def _raise_on(self, status: int, op: str, oid, **values) -> None:
         if status != OK and status != POST_ONLY_REJECTED:
-            raise _fail(op, oid, _status_reason(status, op), status)
+            raise _fail(op, oid, _status_reason(status, **values), status)
 
     def _record(self, fills: np.ndarray) -> np.ndarray:
         if len(fills) and self.keep_fills:
@@ -404,7 +456,11 @@ class BookAPI:
         return OpResult(op, oid, OK, q, n - q, rest, n - q - rest, fills)
 
     def market(self, side, size=None, *, qty=None, oid=None, owner=0, ts=0) -> OpResult:
-        """Submit a market order: walk the book. What found no liquidity is ``unfilled`` (and ``cancelled``)."""
+        """Submit a market order: walk the book. What found no liquidity is ``unfilled`` (and ``cancelled``).
+
+        ``oid`` (default: the next free id) must not be the id of a resting order (``ERR_DUPLICATE_ID``), as for
+        a limit order: an order never trades with itself as both maker and taker.
+        """
         op = "market"
         s = self._side(side, op, oid)
         n = self._size(size, qty, op, oid)
@@ -448,7 +504,7 @@ class BookAPI:
         ts = self._int64(ts, "ts", op, oid)
         cur = self._lookup(oid)
         if cur is None:
-            raise _fail(op, oid, _status_reason(ERR_UNKNOWN_ID, op), ERR_UNKNOWN_ID)
+            raise _fail(op, oid, _status_reason(ERR_UNKNOWN_ID), ERR_UNKNOWN_ID)
         p = cur.price if p is None else p
         n = cur.size if n is None else n
         flags = (FLAG_IOC if ioc else 0) | (FLAG_POST_ONLY if post_only else 0)
@@ -461,57 +517,56 @@ class BookAPI:
         return OpResult(op, oid, OK, q, n - q, rest, cur.size + (n - q - rest), fills)
 
     def execute(self, oid, size=None, *, qty=None, ts=0, taker_oid=-1, taker_owner=0) -> OpResult:
-        """Execute ``size`` lots of one given resting order (a venue's execution by id); records a fill."""
+        """Execute ``size`` lots of one given resting order (a venue's execution by id); records a fill.
+
+        ``taker_oid`` and ``taker_owner`` only label the fill (the venue's aggressor, which never enters this
+        book); ``size`` must be no larger than the resting order.
+        """
         op = "execute"
         oid = self._existing_oid(oid, op)
         n = self._size(size, qty, op, oid)
         ts = self._int64(ts, "ts", op, oid)
         taker_oid = self._int64(taker_oid, "taker_oid", op, oid)
         taker_owner = self._int64(taker_owner, "taker_owner", op, oid)
+        before = self._lookup(oid)
         status, q, fills = self._op_execute(oid, n, ts, taker_oid, taker_owner)
-        self._raise_on(status, op, oid)
+        self._raise_on(status, op, oid, size=n, resting=None if before is None else before.size)
         fills = self._record(fills)
         return OpResult(op, oid, OK, q, 0, self._resting(oid), 0, fills)
 
     # ---------------------------------------------------------------------------------------- batches
     def apply(self, messages: np.ndarray, *, strict: bool = True) -> BatchResult:
-        """Apply a ``MESSAGE_DTYPE`` array in order and return every status, quantity and fill.
+        """Apply a ``MESSAGE_DTYPE`` array (1-d) in order and return every status, quantity and fill.
 
+        Each message is checked by the same rules as the single operations (see the module docstring; unknown
+        op codes give ``ERR_BAD_OP``, unknown flag bits ``ERR_BAD_FLAGS``, a bad side ``ERR_BAD_SIDE``).
         ``strict``: stop at the first message that fails (messages before it stay applied; a failing message
-        changes nothing) and raise :class:`BookError` naming its index. Otherwise every message is applied
-        and failures only show in ``status``. ``POST_ONLY_REJECTED`` is never an error. Messages the kernels
-        must not see (prices beyond +-2**60, sizes beyond 2**40, unknown flag bits) are screened out first.
+        changes nothing) and raise :class:`BookError` naming its index and the offending value. Otherwise every
+        message is applied and failures only show in ``status``. ``POST_ONLY_REJECTED`` is never an error.
+        Automatic ids (``oid=None``) continue after the largest id of the batch's limit and market messages.
         """
         if not isinstance(messages, np.ndarray) or messages.dtype != MESSAGE_DTYPE or messages.ndim != 1:
             got = getattr(messages, "dtype", type(messages).__name__)
             raise BookError(f"apply: messages must be a 1-d MESSAGE_DTYPE array, got {got}")
-        cols = {k: np.ascontiguousarray(messages[k]) for k in MESSAGE_DTYPE.names}
-        pre, why = screen_messages(cols)
-        n = len(messages)
-        status = np.zeros(n, dtype=np.int8)
-        qty = np.zeros(n, dtype=np.int64)
-        chunks: list[np.ndarray] = []
-        bad = np.flatnonzero(pre)
-        stop = n
-        if strict and len(bad):
-            stop = int(bad[0])
-        elif len(bad):
-            cols["op"] = cols["op"].copy()
-            cols["op"][bad] = 0  # the kernel answers ERR_BAD_OP without looking further; patched below
-        applied, err = self._apply_valid(cols, stop, status, qty, chunks, strict)
-        if len(bad) and not strict:
-            status[bad] = pre[bad]
-        fills = np.concatenate(chunks) if chunks else np.zeros(0, dtype=FILL_DTYPE)
+        if not messages.flags.c_contiguous or not messages.flags.writeable:
+            messages = np.array(messages)  # one memory layout for the kernels (read-only arrays compile apart)
+        status, qty, fills, applied, failed, top_oid = self._apply_messages(messages, bool(strict))
         if self.keep_fills and len(fills):
             self._fill_chunks.append(fills)
             self._fills_cache = None
-        if strict and err is not None:
-            i = err
-            op = OP_NAMES.get(int(cols["op"][i]), f"op {int(cols['op'][i])}")
-            raise _fail(op, int(cols["oid"][i]), _status_reason(int(status[i]), op), int(status[i]), i)
-        if strict and stop < n:
-            op = OP_NAMES.get(int(cols["op"][stop]), f"op {int(cols['op'][stop])}")
-            raise _fail(op, int(cols["oid"][stop]), why(stop), int(pre[stop]), stop)
+        if top_oid != NO_BID:
+            self._used_oid(top_oid)
+        if failed is not None:
+            m = messages[failed]
+            op = OP_NAMES.get(int(m["op"]), f"op {int(m['op'])}")
+            code = int(status[failed])
+            resting = None
+            if code == ERR_BAD_SIZE and int(m["op"]) == OP_EXECUTE:
+                o = self._lookup(int(m["oid"]))
+                resting = None if o is None else o.size
+            reason = _status_reason(code, op=int(m["op"]), side=int(m["side"]), flags=int(m["flags"]),
+                                    price=int(m["price"]), size=int(m["size"]), resting=resting)  # fmt: skip
+            raise _fail(op, int(m["oid"]), reason, code, failed)
         return BatchResult(status, qty, fills, applied)
 
     # ---------------------------------------------------------------------------------------- queries
@@ -560,7 +615,7 @@ class BookAPI:
     def l2(self, depth: int = 10) -> L2:
         """The best ``depth`` price levels of each side (best first): price, total size, order count."""
         if not _is_int(depth) or depth < 0:
-            raise BookError(f"l2: depth must be a non-negative integer, got {depth!r}")
+            raise BookError(f"l2: depth must be a non-negative integer, got {_show(depth)}")
         return L2(self._levels(0, int(depth)), self._levels(1, int(depth)), self.tick_size)
 
     def l3(self) -> np.ndarray:
@@ -625,39 +680,12 @@ class BookAPI:
         self._fills_cache = None
 
     def ticks(self, px: float) -> int:
-        """A float price as ticks (BookError when off the tick grid)."""
-        return _to_ticks(px, self.tick_size, "px", "ticks", None)
+        """A float price as ticks (BookError when off the tick grid or not a valid price)."""
+        return self._price(None, px, "ticks", None)
 
     def px(self, ticks: int) -> float:
         """Ticks as a float price."""
         return ticks * self.tick_size
-
-
-def screen_messages(cols: dict) -> tuple[np.ndarray, callable]:
-    """Find messages the kernels must not see (their arithmetic assumes bounded prices and sizes).
-
-    Returns an int8 array: 0 for a message that may go to the kernels, else the status it gets without
-    reaching them (``ERR_PRICE_WINDOW`` for a limit/modify price beyond +-2**60, ``ERR_BAD_SIZE`` for a size
-    beyond 2**40, ``ERR_BAD_OP`` for unknown flag bits); and a function giving the reason for an index.
-    """
-    op = cols["op"]
-    pre = np.zeros(len(op), dtype=np.int8)
-    priced = (op == OP_LIMIT) | (op == OP_MODIFY)
-    sized = priced | (op == OP_MARKET) | (op == OP_REDUCE) | (op == OP_EXECUTE)
-    pre[sized & (cols["size"] > MAX_SIZE)] = ERR_BAD_SIZE
-    pre[priced & (np.abs(cols["price"]) > PRICE_LIMIT)] = ERR_PRICE_WINDOW  # abs(int64 min) stays negative:
-    pre[priced & (cols["price"] == np.iinfo(np.int64).min)] = ERR_PRICE_WINDOW
-    pre[(cols["flags"].astype(np.int64) & ~_KNOWN_FLAGS) != 0] = ERR_BAD_OP
-
-    def why(i: int) -> str:
-        c = int(pre[i])
-        if c == ERR_BAD_OP:
-            return f"unknown flag bits {int(cols['flags'][i])} (known: FLAG_IOC=1, FLAG_POST_ONLY=2)"
-        if c == ERR_BAD_SIZE:
-            return f"size {int(cols['size'][i])} is larger than the supported maximum 2**40 lots"
-        return f"price {int(cols['price'][i])} ticks is outside the supported range +-2**60"
-
-    return pre, why
 
 
 # ------------------------------------------------------------------------------------------------ OrderBook
@@ -669,7 +697,8 @@ class OrderBook(BookAPI):
       when an order would rest outside it. An order that cannot fit even then is rejected.
     * ``fill_capacity``: fill buffer size, at least ``capacity`` (drained after every call).
     * ``tick_size``/``lot_size``: the float units of ``px=``/``qty=`` arguments and float queries.
-    * ``center``: initial centre of the window in ticks (default: the first order's price decides).
+    * ``center``: initial centre of the window, a price in ticks in ``[1, PRICE_LIMIT]`` (default: the first
+      order's price decides).
     * ``keep_fills``: keep every fill for :attr:`fills` (results always carry their own fills).
     """
 
@@ -732,29 +761,47 @@ class OrderBook(BookAPI):
         status, q = nb.execute(self._st, oid, n, ts, taker_oid, taker_owner)
         return int(status), int(q), self._drain()
 
-    def _apply_valid(self, cols, stop, status, qty, chunks, strict):
-        """Run ``nb.apply_batch`` over messages ``[0, stop)``, draining the fill buffer whenever it asks.
-        Returns (messages applied, index of the failing message or None)."""
-        self._drain_into(chunks)
-        c = {k: v[:stop] for k, v in cols.items()}
-        i = 0
-        while True:
-            nxt, s = nb.apply_batch(
-                self._st, c["ts"], c["op"], c["side"], c["flags"], c["price"], c["size"], c["oid"], c["owner"],
-                status, qty, i, strict,
-            )  # fmt: skip
-            self._drain_into(chunks)
-            if s == FILLS_FULL:
-                i = nxt
-                continue
-            if strict and s != OK:
-                return nxt, nxt - 1
-            return nxt, None
+    def _apply_messages(self, messages, strict):
+        """Run ``nb.apply_messages`` over the whole array. Returns (status, qty, fills, messages applied, index
+        of the failing message or None, largest id of a limit or market message or ``NO_BID``).
 
-    def _drain_into(self, chunks: list) -> None:
-        f = self._drain()
-        if len(f):
-            chunks.append(f)
+        The kernel writes fills into a buffer of this call's own, swapped into the state for the call and
+        trimmed in place afterwards (no copy): the records become the result's ``fills``. When a buffer fills
+        up (``FILLS_FULL``), the kernel stops before the message and resumes in a new buffer.
+        """
+        n = len(messages)
+        status = np.zeros(n, dtype=np.int8)
+        qty = np.zeros(n, dtype=np.int64)
+        chunks = []
+        pending = self._drain()  # normally empty: every operation drains
+        if len(pending):
+            chunks.append(pending)
+        meta = self._st.meta
+        i = 0
+        code = OK
+        top_oid = NO_BID
+        try:
+            while True:
+                rows = max(self.fill_capacity, min(n - i, _BATCH_FILL_ROWS))
+                buf = np.empty((rows, 8), dtype=np.int64)
+                meta[M_FILLCAP] = rows
+                i, code, top = nb.apply_messages(self._st._replace(fills=buf), messages, status, qty, i, strict)
+                top_oid = max(top_oid, int(top))
+                k = int(meta[M_NFILLS])
+                meta[M_NFILLS] = 0
+                if k:
+                    buf.resize((k, 8), refcheck=False)  # shrinks the allocation in place; no view of it exists yet
+                    chunks.append(buf.reshape(-1).view(FILL_DTYPE))
+                if code != FILLS_FULL:
+                    break
+        finally:
+            meta[M_FILLCAP] = self._st.fills.shape[0]
+        if not chunks:
+            fills = EMPTY_FILLS
+        else:
+            fills = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        failed = i - 1 if strict and code != OK else None
+        return status, qty, fills, i, failed, top_oid
 
     # ---------------------------------------------------------------------------------------- raw queries
     def _lookup(self, oid: int) -> OrderInfo | None:
@@ -828,5 +875,4 @@ __all__ = [
     "OrderInfo",
     "OpResult",
     "fills_to_polars",
-    "screen_messages",
 ]

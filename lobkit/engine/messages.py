@@ -2,6 +2,11 @@
 
 The same dtypes flow from LOBSTER replay, the simulator, the GUI and results, and go to Polars with
 ``pl.from_numpy``. Everything is integer: prices in ticks (int64), sizes in lots (int64), time in ns (int64).
+
+Bounds, checked by every entry of the engine (the :class:`OrderBook` facade, its batches, the jitted kernels and
+:class:`ReferenceBook`): a price is a whole number of ticks in ``[1, PRICE_LIMIT]``; a size is a whole number of
+lots in ``[1, MAX_SIZE]``. A book holds at most ``MAX_CAPACITY`` resting orders, so no level's or side's volume
+can pass ``MAX_SIZE * MAX_CAPACITY = 2**62``: no sum the engine keeps overflows int64.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ OP_NAMES = {
     OP_EXECUTE: "execute",
 }
 
+# --- bounds ---------------------------------------------------------------------------------------------
+PRICE_LIMIT = 2**60  # the highest price, in ticks (the lowest is 1 tick); market orders use +-2**62 inside
+MAX_SIZE = 2**40  # the largest size of one order, in lots
+MAX_CAPACITY = 2**22  # the most resting orders a book may hold (MAX_SIZE * MAX_CAPACITY = 2**62)
+
 # --- sides ----------------------------------------------------------------------------------------------
 BUY = 1
 SELL = -1
@@ -33,18 +43,21 @@ SELL = -1
 # --- flags (bit set) ------------------------------------------------------------------------------------
 FLAG_IOC = 1  # immediate-or-cancel: the unfilled remainder of a limit order is not rested
 FLAG_POST_ONLY = 2  # rejected (status POST_ONLY_REJECTED) if any part would trade on arrival
+KNOWN_FLAGS = FLAG_IOC | FLAG_POST_ONLY  # any other bit set: ERR_BAD_FLAGS
 
 # --- status codes returned by kernels -------------------------------------------------------------------
 OK = 0
 ERR_CAPACITY = 1  # the order pool is full
 ERR_UNKNOWN_ID = 2  # no resting order with this id
 ERR_DUPLICATE_ID = 3  # a resting order already has this id
-ERR_BAD_SIZE = 4  # size <= 0, or an execution larger than the resting order
-ERR_PRICE_WINDOW = 5  # the price does not fit the book's price window, even after re-centring
+ERR_BAD_SIZE = 4  # size outside [1, MAX_SIZE], or an execution larger than the resting order
+ERR_PRICE_WINDOW = 5  # a valid price that does not fit the book's price window, even after re-centring
 POST_ONLY_REJECTED = 6  # a post-only order would have crossed; nothing happened
 ERR_BAD_OP = 7  # unknown op code
 ERR_BAD_SIDE = 8  # side is neither BUY nor SELL
 FILLS_FULL = 9  # the fill buffer may not hold this message's fills: drain it and resume (not an error)
+ERR_BAD_PRICE = 10  # a limit or modify price outside [1, PRICE_LIMIT] ticks
+ERR_BAD_FLAGS = 11  # flag bits other than FLAG_IOC and FLAG_POST_ONLY
 
 STATUS_NAMES = {
     OK: "ok",
@@ -57,6 +70,8 @@ STATUS_NAMES = {
     ERR_BAD_OP: "unknown op code",
     ERR_BAD_SIDE: "bad side",
     FILLS_FULL: "fill buffer full",
+    ERR_BAD_PRICE: "bad price",
+    ERR_BAD_FLAGS: "unknown flag bits",
 }
 
 # Sentinels for an empty side's best price.
@@ -70,8 +85,9 @@ MESSAGE_DTYPE = np.dtype(
         ("side", np.int8),
         ("flags", np.int8),
         ("price", np.int64),  # ticks (ignored by market/cancel/reduce/execute)
-        ("size", np.int64),  # lots
-        ("oid", np.int64),  # order id (the new order's id, or the target of cancel/reduce/modify/execute)
+        ("size", np.int64),  # lots (for reduce: the lots to take off)
+        ("oid", np.int64),  # order id: the new order's id (limit, market: no resting order may have it), or
+        #                     the target of cancel/reduce/modify/execute
         ("owner", np.int64),  # agent id of the sender
     ]
 )
@@ -96,59 +112,6 @@ def empty_messages(n: int) -> np.ndarray:
     return np.zeros(n, dtype=MESSAGE_DTYPE)
 
 
-# --- synthetic order flow --------------------------------------------------------------------------------
-# prob = (limit, ioc, cancel, market, cross): see lobkit.engine.nb.gen_flow; the rest of the messages modify
-# the price of a resting order.
-FLOWS = {
-    # exchange-core's benchmark mix: ~82% modify-price, 9% limit, 3% IOC, 6% cancel; ~1,000 resting orders over
-    # ~730 levels; about 6% of the messages trade
-    "mix": {"prob": (0.09, 0.03, 0.06, 0.0, 0.033), "target": 1000, "half_span": 820, "max_size": 10},
-    # a high match rate: ~42% of the messages trade (0.7 fills per message) against ~200 orders on ~30 levels
-    "match": {"prob": (0.6, 0.1, 0.1, 0.1, 0.3), "target": 200, "half_span": 8, "max_size": 10},
-}
-
-
-def synthetic_flow(n: int, kind: str = "mix", seed: int = 0, *, n_owners: int = 16, mid: int = 100_000):
-    """A seeded, valid synthetic message stream of ``n`` messages (``MESSAGE_DTYPE``) and its statistics.
-
-    Every cancel and modify targets an order resting at that moment (the generator runs a scratch book).
-    ``kind`` is a key of :data:`FLOWS`. Returns ``(messages, info)``; ``info`` holds the number of messages
-    that traded and the share of each op.
-    """
-    from lobkit.engine import nb
-    from lobkit.engine.state import alloc_state
-
-    if kind not in FLOWS:
-        raise ValueError(f"unknown flow kind {kind!r}; choose from {sorted(FLOWS)}")
-    f = FLOWS[kind]
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    st = alloc_state(4 * f["target"] + 64, 4096, 8 * f["target"] + 256, mid - 2048)
-    cols = {k: np.zeros(n, dtype=MESSAGE_DTYPE[k]) for k in MESSAGE_DTYPE.names}
-    live = np.zeros(n + 1, dtype=np.int64)
-    pos = np.full(n + 1, -1, dtype=np.int64)
-    traded = nb.gen_flow(
-        st, rng, np.array(f["prob"], dtype=np.float64), f["target"], f["half_span"], f["max_size"], n_owners, mid,
-        cols["op"], cols["side"], cols["flags"], cols["price"], cols["size"], cols["oid"], cols["owner"],
-        cols["ts"], live, pos,
-    )  # fmt: skip
-    msgs = np.empty(n, dtype=MESSAGE_DTYPE)
-    for k, v in cols.items():
-        msgs[k] = v
-    ops = msgs["op"]
-    info = {
-        "messages": n,
-        "traded": int(traded),
-        "trade_share": traded / max(n, 1),
-        "modify_share": float(np.mean(ops == OP_MODIFY)) if n else 0.0,
-        "limit_share": float(np.mean((ops == OP_LIMIT) & (msgs["flags"] & FLAG_IOC == 0))) if n else 0.0,
-        "ioc_share": float(np.mean((ops == OP_LIMIT) & (msgs["flags"] & FLAG_IOC != 0))) if n else 0.0,
-        "cancel_share": float(np.mean(ops == OP_CANCEL)) if n else 0.0,
-        "market_share": float(np.mean(ops == OP_MARKET)) if n else 0.0,
-        "resting_at_end": int(st.meta[6] + st.meta[7]),
-    }
-    return msgs, info
-
-
-def columns(messages: np.ndarray) -> dict:
-    """The fields of a message array as contiguous column arrays (what ``nb.apply_batch`` takes)."""
+def message_columns(messages: np.ndarray) -> dict:
+    """The fields of a ``MESSAGE_DTYPE`` array as contiguous column arrays (what ``nb.apply_batch`` takes)."""
     return {k: np.ascontiguousarray(messages[k]) for k in MESSAGE_DTYPE.names}

@@ -2,7 +2,14 @@
 
 Every kernel takes a :class:`lobkit.engine.state.BookState` first and returns a status code (see
 :mod:`lobkit.engine.messages`); the facade :class:`lobkit.engine.book.OrderBook` turns codes into
-exceptions. The simulator's jitted loop calls these kernels directly.
+exceptions. The simulator's jitted loop calls these kernels directly, so the kernels check what would corrupt
+the book themselves, in this order: flag bits (``ERR_BAD_FLAGS``), side (``ERR_BAD_SIDE``), price in
+``[1, PRICE_LIMIT]`` ticks (``ERR_BAD_PRICE``), size in ``[1, MAX_SIZE]`` lots (``ERR_BAD_SIZE``), then the id: a
+new order's (limit, IOC, post-only or market) must not be resting (``ERR_DUPLICATE_ID``), a target's must be
+(``ERR_UNKNOWN_ID``). A rejected call changes nothing.
+
+Side index: the kernels keep the bid side at index 0 and the ask side at index 1 of their arrays
+(:func:`side_index` maps ``BUY``/``SELL`` to it, :func:`side_of` back).
 
 Matching is price-time priority. Self-matching is allowed: an order may trade against a resting order of the
 same owner; the fill is recorded like any other (``maker_owner == taker_owner``), so accounting nets it out.
@@ -12,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
 
 # compiled without reference counting, hot path inlined: see lobkit/_jit.py
@@ -20,7 +27,9 @@ from lobkit._jit import kernel as _kernel  # noqa: E402
 from lobkit._jit import kernel_inline as _kernel_inline  # noqa: E402
 from lobkit.engine.messages import (
     BUY,
+    ERR_BAD_FLAGS,
     ERR_BAD_OP,
+    ERR_BAD_PRICE,
     ERR_BAD_SIDE,
     ERR_BAD_SIZE,
     ERR_CAPACITY,
@@ -30,6 +39,10 @@ from lobkit.engine.messages import (
     FILLS_FULL,
     FLAG_IOC,
     FLAG_POST_ONLY,
+    KNOWN_FLAGS,
+    MAX_SIZE,
+    NO_ASK,
+    NO_BID,
     OK,
     OP_CANCEL,
     OP_EXECUTE,
@@ -38,6 +51,8 @@ from lobkit.engine.messages import (
     OP_MODIFY,
     OP_REDUCE,
     POST_ONLY_REJECTED,
+    PRICE_LIMIT,
+    SELL,
 )
 from lobkit.engine.state import (
     F_AGGR,
@@ -76,8 +91,6 @@ from lobkit.engine.state import (
     O_TS,
 )
 
-NO_BID = -(2**63)
-NO_ASK = 2**63 - 1
 # Limit prices used for market orders: beyond any real price, far enough from the int64 ends not to overflow.
 MARKET_BUY_LIMIT = 2**62
 MARKET_SELL_LIMIT = -(2**62)
@@ -159,6 +172,40 @@ def _next_down(occ, s, start):
     return (w << 6) + 63 - np.int64(_ctlz(word))
 
 
+# ---------------------------------------------------------------------------------------------- sides, bounds
+@_kernel_inline
+def side_index(side):
+    """The side index of a valid order side: 0 for ``BUY`` (the bid side), 1 for ``SELL`` (the ask side).
+
+    Only 0 or 1, never a negative index (which would make every array access that uses it pay for Numba's
+    wraparound of negative indices): an incoming side is tested with :func:`_bad_side` first."""
+    return 0 if side == BUY else 1
+
+
+@_kernel_inline
+def _bad_side(side):
+    """Is ``side`` neither ``BUY`` nor ``SELL``?"""
+    return side != BUY and side != SELL
+
+
+@_kernel_inline
+def side_of(s):
+    """The order side (``BUY`` or ``SELL``) of side index s."""
+    return BUY if s == 0 else SELL
+
+
+@_kernel_inline
+def _bad_price(price):
+    """Is ``price`` outside ``[1, PRICE_LIMIT]`` ticks? (One unsigned compare: ``price - 1`` wraps below 0.)"""
+    return np.uint64(price - 1) >= np.uint64(PRICE_LIMIT)
+
+
+@_kernel_inline
+def _bad_size(size):
+    """Is ``size`` outside ``[1, MAX_SIZE]`` lots? (One unsigned compare, as for prices.)"""
+    return np.uint64(size - 1) >= np.uint64(MAX_SIZE)
+
+
 # ---------------------------------------------------------------------------------------------- id index
 @_kernel_inline
 def _hpos(key, bits, mask):
@@ -235,6 +282,13 @@ def _hdelete(st, key):
         i = j
         j = (j + 1) & mask
     htab[i, 1] = -1
+
+
+@_kernel
+def order_slot(st, oid):
+    """Pool slot of the resting order ``oid``, or -1 (order look-ups; the market order's id check)."""
+    return _hfind(st, oid)
+
 
 
 # ---------------------------------------------------------------------------------------------- levels
@@ -324,7 +378,7 @@ def _detach(st, slot):
     """Take a resting order out of its level (list, volume, count, bitmap, best price). Its slot and id-index
     entry stay: the caller frees them (:func:`_free`) or re-attaches the slot elsewhere (:func:`_attach`)."""
     meta = st.meta
-    s = 0 if st.orders[slot, O_SIDE] == BUY else 1
+    s = side_index(st.orders[slot, O_SIDE])
     price = st.orders[slot, O_PRICE]
     idx = price - meta[M_BASE]
     prv = st.orders[slot, O_PREV]
@@ -378,7 +432,7 @@ def _rest(st, s, price, size, oid, owner, ts):
     meta[M_FREE] = st.orders[slot, O_NEXT]
     st.orders[slot, O_ID] = oid
     st.orders[slot, O_OWNER] = owner
-    st.orders[slot, O_SIDE] = 1 if s == 0 else -1
+    st.orders[slot, O_SIDE] = side_of(s)
     _attach(st, slot, s, price, size, ts)
     _hinsert(st, oid, slot)
 
@@ -420,7 +474,7 @@ def _match(st, s, limit, size, taker_oid, taker_owner, ts):
     """
     meta = st.meta
     c = 1 - s
-    aggr = 1 if s == 0 else -1
+    aggr = side_of(s)
     base = meta[M_BASE]
     rem = size
     nf = meta[M_NFILLS]
@@ -503,14 +557,14 @@ def _fill_room(st, s):
 # ---------------------------------------------------------------------------------------------- operations
 @_kernel_inline
 def _limit(st, side, price, size, oid, owner, ts, flags):
-    if size <= 0:
-        return ERR_BAD_SIZE, 0
-    if side == 1:
-        s = 0
-    elif side == -1:
-        s = 1
-    else:
+    """The body of :func:`limit_order`; the caller has refused unknown flag bits."""
+    if _bad_side(side):
         return ERR_BAD_SIDE, 0
+    s = side_index(side)
+    if _bad_price(price):
+        return ERR_BAD_PRICE, 0
+    if _bad_size(size):
+        return ERR_BAD_SIZE, 0
     if _hfind(st, oid) != -1:
         return ERR_DUPLICATE_ID, 0
     crosses = _contra_nonempty(st, s) and _crosses(s, _best_contra(st, s), price)
@@ -536,31 +590,37 @@ def _limit(st, side, price, size, oid, owner, ts, flags):
 
 @_kernel_inline
 def _market(st, side, size, oid, owner, ts):
-    if size <= 0:
-        return ERR_BAD_SIZE, 0
-    if side == 1:
-        s = 0
-        limit = MARKET_BUY_LIMIT
-    elif side == -1:
-        s = 1
-        limit = MARKET_SELL_LIMIT
-    else:
+    if _bad_side(side):
         return ERR_BAD_SIDE, 0
+    s = side_index(side)
+    if _bad_size(size):
+        return ERR_BAD_SIZE, 0
+    if order_slot(st, oid) != -1:  # a call, not inlined: market orders are rare and the batch loop stays small
+        return ERR_DUPLICATE_ID, 0
     if not _fill_room(st, s):
         return FILLS_FULL, 0
+    limit = MARKET_BUY_LIMIT if s == 0 else MARKET_SELL_LIMIT
     rem = _match(st, s, limit, size, oid, owner, ts)
     return OK, size - rem
 
 
 @_kernel
 def limit_order(st, side, price, size, oid, owner, ts, flags):
-    """Submit a limit order. Returns (status, filled lots). Atomic: on an error nothing changes."""
+    """Submit a limit order. Returns (status, filled lots). Atomic: on an error nothing changes.
+
+    ``price`` in ``[1, PRICE_LIMIT]`` ticks, ``size`` in ``[1, MAX_SIZE]`` lots, ``oid`` not resting, ``flags``
+    a combination of ``FLAG_IOC`` and ``FLAG_POST_ONLY``."""
+    if flags & ~KNOWN_FLAGS:
+        return ERR_BAD_FLAGS, 0
     return _limit(st, side, price, size, oid, owner, ts, flags)
 
 
 @_kernel
 def market_order(st, side, size, oid, owner, ts):
-    """Submit a market order. Returns (status, filled lots); ``size - filled`` found no liquidity."""
+    """Submit a market order. Returns (status, filled lots); ``size - filled`` found no liquidity.
+
+    ``size`` in ``[1, MAX_SIZE]`` lots; ``oid`` must not be resting (an order never trades with itself as both
+    maker and taker). Atomic: on an error nothing changes."""
     return _market(st, side, size, oid, owner, ts)
 
 
@@ -576,7 +636,7 @@ def _cancel(st, oid):
 
 @_kernel_inline
 def _reduce(st, oid, by):
-    if by <= 0:
+    if _bad_size(by):
         return ERR_BAD_SIZE, 0
     slot = _hfind(st, oid)
     if slot == -1:
@@ -586,27 +646,29 @@ def _reduce(st, oid, by):
         _unlink(st, slot)
         return OK, q
     st.orders[slot, O_SIZE] = q - by
-    s = 0 if st.orders[slot, O_SIDE] == 1 else 1
+    s = side_index(st.orders[slot, O_SIDE])
     st.lv[LV_VOL, s, st.orders[slot, O_PRICE] - st.meta[M_BASE]] -= by
     return OK, by
 
 
 @_kernel_inline
 def _modify(st, oid, price, size, ts, flags):
-    if size <= 0:
+    """The body of :func:`modify`; the caller has refused unknown flag bits."""
+    if _bad_price(price):
+        return ERR_BAD_PRICE, 0
+    if _bad_size(size):
         return ERR_BAD_SIZE, 0
     slot = _hfind(st, oid)
     if slot == -1:
         return ERR_UNKNOWN_ID, 0
     q = st.orders[slot, O_SIZE]
     old_price = st.orders[slot, O_PRICE]
+    s = side_index(st.orders[slot, O_SIDE])
     if price == old_price and size <= q:
         if size < q:
             st.orders[slot, O_SIZE] = size
-            s = 0 if st.orders[slot, O_SIDE] == 1 else 1
             st.lv[LV_VOL, s, old_price - st.meta[M_BASE]] -= q - size
         return OK, 0
-    s = 0 if st.orders[slot, O_SIDE] == 1 else 1
     crosses = _contra_nonempty(st, s) and _crosses(s, _best_contra(st, s), price)
     if crosses:
         if flags & FLAG_POST_ONLY:
@@ -635,18 +697,23 @@ def modify(st, oid, price, size, ts, flags):
 
     Same price and a size no larger than now: reduced in place, priority kept. A new price or a larger size:
     the order loses priority (it leaves the book and re-enters at the tail with the same id and owner, as a new
-    limit order would, and may trade). Atomic: on an error the original order is untouched.
+    limit order would, and may trade). ``price`` in ``[1, PRICE_LIMIT]`` ticks, ``size`` in ``[1, MAX_SIZE]``
+    lots. Atomic: on an error the original order is untouched.
     """
+    if flags & ~KNOWN_FLAGS:
+        return ERR_BAD_FLAGS, 0
     return _modify(st, oid, price, size, ts, flags)
 
 
 @_kernel_inline
 def _execute(st, oid, size, ts, taker_oid, taker_owner):
+    if _bad_size(size):
+        return ERR_BAD_SIZE, 0
     slot = _hfind(st, oid)
     if slot == -1:
         return ERR_UNKNOWN_ID, 0
     q = st.orders[slot, O_SIZE]
-    if size <= 0 or size > q:
+    if size > q:
         return ERR_BAD_SIZE, 0
     meta = st.meta
     nf = meta[M_NFILLS]
@@ -668,13 +735,14 @@ def _execute(st, oid, size, ts, taker_oid, taker_owner):
         _unlink(st, slot)
     else:
         st.orders[slot, O_SIZE] = q - size
-        s = 0 if side == 1 else 1
-        st.lv[LV_VOL, s, st.orders[slot, O_PRICE] - meta[M_BASE]] -= size
+        st.lv[LV_VOL, side_index(side), st.orders[slot, O_PRICE] - meta[M_BASE]] -= size
     return OK, size
 
 
 # Public kernels over the inlined bodies above: callers that want the bodies inlined into their own loop
-# (apply_one, the LOBSTER replay kernel) use the underscored forms; everyone else calls these.
+# (apply_one for limit, market, cancel and modify; the LOBSTER replay kernel) use the underscored forms; everyone
+# else calls these. apply_one calls reduce and execute rather than inlining them: rare in order-entry streams,
+# their inlined code measurably slowed the limit path of the batch loop (about 4% on the liquibook stream).
 @_kernel
 def cancel(st, oid):
     """Cancel a whole resting order. Returns (status, cancelled lots)."""
@@ -690,13 +758,18 @@ def reduce(st, oid, by):
 
 @_kernel
 def execute(st, oid, size, ts, taker_oid, taker_owner):
-    """Execute ``size`` lots of one resting order (a venue's execution by id). Returns (status, lots)."""
+    """Execute ``size`` lots of one resting order (a venue's execution by id). Returns (status, lots).
+
+    ``taker_oid``/``taker_owner`` only label the fill (the venue's aggressor never enters this book)."""
     return _execute(st, oid, size, ts, taker_oid, taker_owner)
 
 
 @_kernel_inline
 def apply_one(st, op, side, flags, price, size, oid, owner, ts):
-    """Dispatch one message. Returns (status, lots filled/cancelled/executed)."""
+    """Dispatch one message. Returns (status, lots filled/cancelled/executed). Unknown flag bits are refused
+    for every op (``ERR_BAD_FLAGS``), before the op code is looked at."""
+    if flags & ~KNOWN_FLAGS:
+        return ERR_BAD_FLAGS, 0
     if op == OP_LIMIT:
         return _limit(st, side, price, size, oid, owner, ts, flags)
     if op == OP_MARKET:
@@ -704,11 +777,11 @@ def apply_one(st, op, side, flags, price, size, oid, owner, ts):
     if op == OP_CANCEL:
         return _cancel(st, oid)
     if op == OP_REDUCE:
-        return _reduce(st, oid, size)
+        return reduce(st, oid, size)  # calls, not inlined: a smaller dispatch loop keeps limit orders fast
     if op == OP_MODIFY:
         return _modify(st, oid, price, size, ts, flags)
     if op == OP_EXECUTE:
-        return _execute(st, oid, size, ts, -1, owner)
+        return execute(st, oid, size, ts, -1, owner)
     return ERR_BAD_OP, 0
 
 
@@ -729,6 +802,30 @@ def apply_batch(st, ts, op, side, flags, price, size, oid, owner, out_status, ou
         if stop_on_error and s != OK and s != POST_ONLY_REJECTED:
             return i + 1, s
     return n, OK
+
+
+@_kernel
+def apply_messages(st, messages, out_status, out_qty, start, stop_on_error):
+    """:func:`apply_batch` over a ``MESSAGE_DTYPE`` record array read in place (no column copies): what
+    :meth:`lobkit.engine.book.OrderBook.apply` calls.
+
+    Returns (next index, status, largest id of a limit or market message applied, or ``NO_BID`` if none).
+    """
+    n = messages.shape[0]
+    top_oid = NO_BID
+    for i in range(start, n):
+        m = messages[i]
+        op = m.op
+        s, q = apply_one(st, op, m.side, m.flags, m.price, m.size, m.oid, m.owner, m.ts)
+        if s == FILLS_FULL:
+            return i, s, top_oid
+        out_status[i] = s
+        out_qty[i] = q
+        if (op == OP_LIMIT or op == OP_MARKET) and m.oid > top_oid:  # noqa: SIM109 (jitted)
+            top_oid = m.oid
+        if stop_on_error and s != OK and s != POST_ONLY_REJECTED:
+            return i + 1, s, top_oid
+    return n, OK, top_oid
 
 
 # ---------------------------------------------------------------------------------------------- queries
@@ -776,12 +873,6 @@ def level_orders(st, s, price, out_oid, out_size, out_owner):
         n += 1
         slot = st.orders[slot, O_NEXT]
     return n
-
-
-@_kernel
-def order_slot(st, oid):
-    """Pool slot of a resting order, or -1 (for the facade's order look-ups)."""
-    return _hfind(st, oid)
 
 
 @_kernel
@@ -835,7 +926,7 @@ def check_state(st):
     hi_bid = -1
     lo_ask = -1
     for s in range(2):
-        side = 1 if s == 0 else -1
+        side = side_of(s)
         for i in range(W):
             slot = st.lv[LV_HEAD, s, i]
             prev = -1
@@ -892,104 +983,3 @@ def check_state(st):
     if nfree + tot0 + tot1 != C:
         return 9
     return 0
-
-
-# ---------------------------------------------------------------------------------------------- synthetic flow
-@njit(cache=True)
-def gen_flow(st, rng, prob, target, half_span, max_size, n_owners, mid0, op, side, flags, price, size, oid, owner,
-             ts, live, pos):  # fmt: skip
-    """Generate a valid synthetic order flow into the message columns, applying each message to the scratch
-    book ``st`` so that every cancel and modify targets an order that is resting at that moment.
-
-    ``prob`` = [limit, ioc, cancel, market, cross]: the share of new limit orders, IOC orders, cancels and
-    market orders (the rest are modify-price messages), and the chance that a limit or modify crosses the
-    spread (an IOC always does). Passive prices lie 1..``half_span`` ticks behind the mid, so about
-    ``2 * half_span`` levels are in use; limits turn into cancels above ``target`` resting orders and cancels
-    into limits below it. ``live``/``pos`` (int64[n + 1], pos filled with -1) track the resting ids.
-    Returns how many messages traded.
-    """
-    n = op.shape[0]
-    meta = st.meta
-    nlive = 0
-    traded = 0
-    mid = mid0
-    cap = st.orders.shape[0]
-    c_ioc = prob[0] + prob[1]
-    c_cancel = c_ioc + prob[2]
-    c_market = c_cancel + prob[3]
-    for i in range(n):
-        if meta[M_NBID] > 0 and meta[M_NASK] > 0:
-            mid = (meta[M_BEST_BID] + meta[M_BEST_ASK]) // 2
-        elif meta[M_NBID] > 0:
-            mid = meta[M_BEST_BID] + 1
-        elif meta[M_NASK] > 0:
-            mid = meta[M_BEST_ASK] - 1
-        r = rng.random()
-        kind = 4  # modify
-        if r < prob[0]:
-            kind = 0
-        elif r < c_ioc:
-            kind = 1
-        elif r < c_cancel:
-            kind = 2
-        elif r < c_market:
-            kind = 3
-        if kind == 2 and nlive < target:
-            kind = 0
-        elif kind == 0 and (nlive > target or nlive >= cap - 1):
-            kind = 2
-        if (kind == 2 or kind == 4) and nlive == 0:
-            kind = 0
-        sd = 1 if rng.random() < 0.5 else -1
-        sz = 1 + np.int64(rng.random() * max_size)
-        cross = rng.random() < prob[4]
-        off = 1 + np.int64(rng.random() * half_span)
-        target_oid = -1
-        if kind == 2 or kind == 4:
-            target_oid = live[np.int64(rng.random() * nlive)]
-            slot = _hfind(st, target_oid)
-            sd = np.int64(st.orders[slot, O_SIDE])
-            sz = st.orders[slot, O_SIZE]  # a modify-price message keeps the size
-        if kind == 1 or kind == 3 or cross:
-            if sd == 1:
-                px = meta[M_BEST_ASK] + np.int64(rng.random() * 3) if meta[M_NASK] > 0 else mid - off
-            else:
-                px = meta[M_BEST_BID] - np.int64(rng.random() * 3) if meta[M_NBID] > 0 else mid + off
-        else:
-            px = mid - off if sd == 1 else mid + off
-        op[i] = OP_MODIFY if kind == 4 else (OP_CANCEL if kind == 2 else (OP_MARKET if kind == 3 else OP_LIMIT))
-        side[i] = sd
-        flags[i] = FLAG_IOC if kind == 1 else 0
-        price[i] = px
-        size[i] = sz
-        oid[i] = target_oid if target_oid != -1 else i + 1
-        owner[i] = np.int64(rng.random() * n_owners)
-        ts[i] = i
-        s, q = apply_one(st, op[i], side[i], flags[i], price[i], size[i], oid[i], owner[i], ts[i])
-        nf = meta[M_NFILLS]
-        if nf > 0:
-            traded += 1
-        for k in range(nf):
-            m = st.fills[k, F_MAKER_OID]
-            if pos[m] >= 0 and _hfind(st, m) == -1:
-                j = pos[m]
-                last = live[nlive - 1]
-                live[j] = last
-                pos[last] = j
-                pos[m] = -1
-                nlive -= 1
-        meta[M_NFILLS] = 0
-        o = oid[i]
-        resting = _hfind(st, o) != -1
-        if resting and pos[o] < 0:
-            live[nlive] = o
-            pos[o] = nlive
-            nlive += 1
-        elif not resting and pos[o] >= 0:
-            j = pos[o]
-            last = live[nlive - 1]
-            live[j] = last
-            pos[last] = j
-            pos[o] = -1
-            nlive -= 1
-    return traded

@@ -11,16 +11,20 @@ Semantics are exactly those of the jitted kernels (``lobkit.engine.nb``), status
 public API and results are :class:`lobkit.engine.book.OrderBook`'s (both derive from
 :class:`lobkit.engine.book.BookAPI`), so tests compare the two directly:
 
-* limit: size <= 0 -> ``ERR_BAD_SIZE``; bad side -> ``ERR_BAD_SIDE``; id resting -> ``ERR_DUPLICATE_ID``;
-  would cross and post-only -> ``POST_ONLY_REJECTED``; unless IOC: a book at capacity rejects an order that
-  does not cross (``ERR_CAPACITY``; a crossing order frees a slot before it rests), and a price outside the
-  window re-centres it or, if the resting orders and the price span more than the window, is rejected
-  (``ERR_PRICE_WINDOW``). Then match (price-time, self-match allowed) and rest the remainder unless IOC.
-* market: match without a price limit; the remainder is reported, not rested.
-* cancel / reduce (``by >= size`` cancels; otherwise keeps priority) / execute (``0 < size <= resting``).
-* modify: same price and size <= now: reduce in place, priority kept. Otherwise post-only and window checks
-  are made with the old order still resting, then it is removed and re-entered as a limit order (same id and
-  owner, new ts; it may trade).
+* every message: flag bits other than IOC and post-only -> ``ERR_BAD_FLAGS``; an unknown op -> ``ERR_BAD_OP``.
+* limit: bad side -> ``ERR_BAD_SIDE``; price outside ``[1, PRICE_LIMIT]`` -> ``ERR_BAD_PRICE``; size outside
+  ``[1, MAX_SIZE]`` -> ``ERR_BAD_SIZE``; id resting -> ``ERR_DUPLICATE_ID``; would cross and post-only ->
+  ``POST_ONLY_REJECTED``; unless IOC: a book at capacity rejects an order that does not cross
+  (``ERR_CAPACITY``; a crossing order frees a slot before it rests), and a price outside the window re-centres
+  it or, if the resting orders and the price span more than the window, is rejected (``ERR_PRICE_WINDOW``).
+  Then match (price-time, self-match allowed) and rest the remainder unless IOC.
+* market: bad side, bad size, id resting (``ERR_DUPLICATE_ID``: an order never trades with itself as maker
+  and taker) as for a limit; then match without a price limit; the remainder is reported, not rested.
+* cancel / reduce (size checked first; ``by >= size`` cancels; otherwise keeps priority) / execute (size
+  checked first, then the id, then ``size <= resting``).
+* modify: price, then size, then the id. Same price and size <= now: reduce in place, priority kept.
+  Otherwise post-only and window checks are made with the old order still resting, then it is removed and
+  re-entered as a limit order (same id and owner, new ts; it may trade).
 
 The window (``window=None``: unbounded) and capacity (``capacity=None``: unbounded) are modelled only so that
 the oracle can check those rules too: the window's position follows the kernels' re-centring formula.
@@ -44,7 +48,9 @@ from lobkit.engine.book import (
 )
 from lobkit.engine.messages import (
     BUY,
+    ERR_BAD_FLAGS,
     ERR_BAD_OP,
+    ERR_BAD_PRICE,
     ERR_BAD_SIDE,
     ERR_BAD_SIZE,
     ERR_CAPACITY,
@@ -54,6 +60,9 @@ from lobkit.engine.messages import (
     FILL_DTYPE,
     FLAG_IOC,
     FLAG_POST_ONLY,
+    KNOWN_FLAGS,
+    MAX_SIZE,
+    NO_BID,
     OK,
     OP_CANCEL,
     OP_EXECUTE,
@@ -62,8 +71,27 @@ from lobkit.engine.messages import (
     OP_MODIFY,
     OP_REDUCE,
     POST_ONLY_REJECTED,
+    PRICE_LIMIT,
     SELL,
 )
+
+
+def _side_index(side) -> int:
+    """0 for BUY (bids), 1 for SELL (asks), -1 for anything else (the kernels' side index)."""
+    return 0 if side == BUY else 1 if side == SELL else -1
+
+
+def _side_of(s: int) -> int:
+    """The order side of side index s."""
+    return BUY if s == 0 else SELL
+
+
+def _bad_price(price) -> bool:
+    return not 1 <= price <= PRICE_LIMIT
+
+
+def _bad_size(size) -> bool:
+    return not 1 <= size <= MAX_SIZE
 
 
 class _Order:
@@ -127,7 +155,7 @@ class ReferenceBook(BookAPI):
 
     def _kill(self, o: _Order) -> None:
         """Remove a live order (its queue entry stays, dead, until it reaches the front)."""
-        s = 0 if o.side == BUY else 1
+        s = _side_index(o.side)
         o.alive = False
         del self._orders[o.oid]
         self._count[s][o.price] -= 1
@@ -140,7 +168,7 @@ class ReferenceBook(BookAPI):
             self._count[s][price] = 0
             self._queue[s][price] = deque()
             heapq.heappush(self._heap[s], -price if s == 0 else price)
-        o = _Order(oid, BUY if s == 0 else SELL, price, size, owner, ts)
+        o = _Order(oid, _side_of(s), price, size, owner, ts)
         self._queue[s][price].append(o)
         self._count[s][price] += 1
         self._orders[oid] = o
@@ -170,7 +198,7 @@ class ReferenceBook(BookAPI):
     def _match(self, s, limit, size, taker_oid, taker_owner, ts, fills) -> int:
         """Trade an incoming order of side index s against the other side up to ``limit`` (None: no limit)."""
         c = 1 - s
-        aggr = BUY if s == 0 else SELL
+        aggr = _side_of(s)
         rem = size
         while rem > 0:
             best = self._best_price(c)
@@ -197,13 +225,17 @@ class ReferenceBook(BookAPI):
 
     # ---------------------------------------------------------------------------------------- raw operations
     def _op_limit(self, side, price, size, oid, owner, ts, flags):
-        if size <= 0:
-            return ERR_BAD_SIZE, 0, EMPTY_FILLS
-        if side not in (BUY, SELL):
+        if flags & ~KNOWN_FLAGS:
+            return ERR_BAD_FLAGS, 0, EMPTY_FILLS
+        s = _side_index(side)
+        if s < 0:
             return ERR_BAD_SIDE, 0, EMPTY_FILLS
+        if _bad_price(price):
+            return ERR_BAD_PRICE, 0, EMPTY_FILLS
+        if _bad_size(size):
+            return ERR_BAD_SIZE, 0, EMPTY_FILLS
         if oid in self._orders:
             return ERR_DUPLICATE_ID, 0, EMPTY_FILLS
-        s = 0 if side == BUY else 1
         crosses = self._crosses(s, price)
         if crosses and flags & FLAG_POST_ONLY:
             return POST_ONLY_REJECTED, 0, EMPTY_FILLS
@@ -220,12 +252,15 @@ class ReferenceBook(BookAPI):
         return OK, size - rem, self._fill_array(fills)
 
     def _op_market(self, side, size, oid, owner, ts):
-        if size <= 0:
-            return ERR_BAD_SIZE, 0, EMPTY_FILLS
-        if side not in (BUY, SELL):
+        s = _side_index(side)
+        if s < 0:
             return ERR_BAD_SIDE, 0, EMPTY_FILLS
+        if _bad_size(size):
+            return ERR_BAD_SIZE, 0, EMPTY_FILLS
+        if oid in self._orders:
+            return ERR_DUPLICATE_ID, 0, EMPTY_FILLS
         fills: list = []
-        rem = self._match(0 if side == BUY else 1, None, size, oid, owner, ts, fills)
+        rem = self._match(s, None, size, oid, owner, ts, fills)
         return OK, size - rem, self._fill_array(fills)
 
     def _op_cancel(self, oid):
@@ -237,7 +272,7 @@ class ReferenceBook(BookAPI):
         return OK, q, EMPTY_FILLS
 
     def _op_reduce(self, oid, by):
-        if by <= 0:
+        if _bad_size(by):
             return ERR_BAD_SIZE, 0, EMPTY_FILLS
         o = self._orders.get(oid)
         if o is None:
@@ -250,7 +285,11 @@ class ReferenceBook(BookAPI):
         return OK, by, EMPTY_FILLS
 
     def _op_modify(self, oid, price, size, ts, flags):
-        if size <= 0:
+        if flags & ~KNOWN_FLAGS:
+            return ERR_BAD_FLAGS, 0, EMPTY_FILLS
+        if _bad_price(price):
+            return ERR_BAD_PRICE, 0, EMPTY_FILLS
+        if _bad_size(size):
             return ERR_BAD_SIZE, 0, EMPTY_FILLS
         o = self._orders.get(oid)
         if o is None:
@@ -258,7 +297,7 @@ class ReferenceBook(BookAPI):
         if price == o.price and size <= o.size:
             o.size = size  # in place: keeps its place in the queue
             return OK, 0, EMPTY_FILLS
-        s = 0 if o.side == BUY else 1
+        s = _side_index(o.side)
         if flags & FLAG_POST_ONLY and self._crosses(s, price):
             return POST_ONLY_REJECTED, 0, EMPTY_FILLS
         if not flags & FLAG_IOC and not self._in_window(price) and not self._recentre(price):
@@ -267,10 +306,12 @@ class ReferenceBook(BookAPI):
         return self._op_limit(o.side, price, size, oid, o.owner, ts, flags)
 
     def _op_execute(self, oid, size, ts, taker_oid, taker_owner):
+        if _bad_size(size):
+            return ERR_BAD_SIZE, 0, EMPTY_FILLS
         o = self._orders.get(oid)
         if o is None:
             return ERR_UNKNOWN_ID, 0, EMPTY_FILLS
-        if size <= 0 or size > o.size:
+        if size > o.size:
             return ERR_BAD_SIZE, 0, EMPTY_FILLS
         fill = (ts, o.price, size, oid, taker_oid, o.owner, taker_owner, -o.side)
         o.size -= size
@@ -279,6 +320,8 @@ class ReferenceBook(BookAPI):
         return OK, size, self._fill_array([fill])
 
     def _apply_one(self, op, side, flags, price, size, oid, owner, ts):
+        if flags & ~KNOWN_FLAGS:
+            return ERR_BAD_FLAGS, 0, EMPTY_FILLS
         if op == OP_LIMIT:
             return self._op_limit(side, price, size, oid, owner, ts, flags)
         if op == OP_MARKET:
@@ -293,19 +336,30 @@ class ReferenceBook(BookAPI):
             return self._op_execute(oid, size, ts, -1, owner)
         return ERR_BAD_OP, 0, EMPTY_FILLS
 
-    def _apply_valid(self, cols, stop, status, qty, chunks, strict):
-        """Apply messages ``[0, stop)`` one at a time. Returns (messages applied, failing index or None)."""
+    def _apply_messages(self, messages, strict):
+        """Apply the messages one at a time. Returns what :meth:`OrderBook._apply_messages` does."""
+        n = len(messages)
+        status = np.zeros(n, dtype=np.int8)
+        qty = np.zeros(n, dtype=np.int64)
+        chunks = []
+        top_oid = NO_BID
         names = ("op", "side", "flags", "price", "size", "oid", "owner", "ts")
-        rows = zip(*(cols[k][:stop].tolist() for k in names), strict=True)
+        rows = zip(*(messages[k].tolist() for k in names), strict=True)
         for i, row in enumerate(rows):
             s, q, f = self._apply_one(*row)
             status[i] = s
             qty[i] = q
             if len(f):
                 chunks.append(f)
+            if row[0] in (OP_LIMIT, OP_MARKET) and row[5] > top_oid:
+                top_oid = row[5]
             if strict and s != OK and s != POST_ONLY_REJECTED:
-                return i + 1, i
-        return stop, None
+                return status, qty, self._joined(chunks), i + 1, i, top_oid
+        return status, qty, self._joined(chunks), n, None, top_oid
+
+    @staticmethod
+    def _joined(chunks: list) -> np.ndarray:
+        return np.concatenate(chunks) if chunks else EMPTY_FILLS
 
     # ---------------------------------------------------------------------------------------- raw queries
     def _lookup(self, oid: int) -> OrderInfo | None:
@@ -313,7 +367,7 @@ class ReferenceBook(BookAPI):
         return None if o is None else OrderInfo(o.oid, o.side, o.price, o.size, o.owner, o.ts)
 
     def _best(self, side: int) -> int | None:
-        return self._best_price(0 if side == BUY else 1)
+        return self._best_price(_side_index(side))
 
     def _sorted_prices(self, s: int) -> list[int]:
         return sorted(self._count[s], reverse=(s == 0))

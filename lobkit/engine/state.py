@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lobkit.engine.messages import NO_ASK, NO_BID
+from lobkit.engine.messages import FILL_DTYPE, NO_ASK, NO_BID
 
 M_BASE = 0  # price (ticks) of level 0
 M_WIN = 1  # window width W (a multiple of 64)
@@ -39,7 +39,8 @@ M_HSHIFT = 9  # log2(hash slots)
 M_RECENTRES = 10  # how many times the window moved
 M_FILLCAP = 11  # fill buffer capacity F
 M_TOTAL_FILLS = 12  # fills since construction (not reset by draining)
-M_TOTAL_VOLUME = 13  # lots traded since construction
+M_TOTAL_VOLUME = 13  # lots traded since construction (a running count: it wraps around after 2**63 lots, so
+#                       only differences over spans of less than that are meaningful)
 META_LEN = 16
 
 # planes of the level array
@@ -143,6 +144,4 @@ def _aligned_zeros(shape: tuple[int, int]) -> np.ndarray:
 
 def fills_view(fills: np.ndarray, n: int) -> np.ndarray:
     """The first ``n`` fill records as a ``FILL_DTYPE`` structured array (a view, no copy)."""
-    from lobkit.engine.messages import FILL_DTYPE
-
     return fills[:n].reshape(-1).view(FILL_DTYPE)

@@ -12,11 +12,12 @@ from lobkit.engine import (
     ERR_BAD_OP,
     ERR_BAD_SIDE,
     ERR_BAD_SIZE,
-    ERR_PRICE_WINDOW,
     ERR_UNKNOWN_ID,
+    FLAG_POST_ONLY,
     MESSAGE_DTYPE,
     OK,
     OP_CANCEL,
+    OP_EXECUTE,
     OP_LIMIT,
     OP_MARKET,
     OP_MODIFY,
@@ -24,8 +25,9 @@ from lobkit.engine import (
     OrderBook,
     ReferenceBook,
 )
-from lobkit.engine.messages import FLOWS, columns, synthetic_flow
-from lobkit.errors import BookError
+from lobkit.engine.messages import ERR_BAD_FLAGS, ERR_BAD_PRICE, message_columns
+from lobkit.engine.synthetic import FLOWS, synthetic_flow
+from lobkit.errors import BookError, ConfigError
 
 try:
     from tests.conftest import require_data
@@ -49,18 +51,18 @@ STREAM = msgs(
     (OP_LIMIT, -1, 0, 101, 5, 1, 1),
     (OP_LIMIT, 1, 0, 99, 5, 2, 2),
     (OP_CANCEL, 0, 0, 0, 0, 77, 0),  # unknown id
-    (OP_LIMIT, 1, 2, 101, 1, 3, 3),  # post-only that would cross
+    (OP_LIMIT, 1, FLAG_POST_ONLY, 101, 1, 3, 3),  # post-only that would cross
     (OP_MARKET, 1, 0, 0, 2, 4, 4),
     (OP_LIMIT, 0, 0, 100, 1, 5, 5),  # bad side
     (OP_MODIFY, 0, 0, 100, 5, 2, 0),
-    (OP_LIMIT, -1, 0, 2**62, 1, 6, 6),  # beyond the supported price range: screened before the kernel
+    (OP_LIMIT, -1, 0, 2**62, 1, 6, 6),  # beyond the supported price range
     (OP_LIMIT, -1, 4, 102, 1, 7, 7),  # unknown flag bit
     (9, 1, 0, 100, 1, 8, 8),  # unknown op
     (OP_LIMIT, -1, 0, 102, 2**41, 9, 9),  # size beyond the supported maximum
     (OP_LIMIT, -1, 0, 100, 0, 10, 10),  # size 0
     (OP_MARKET, -1, 0, 0, 9, 11, 11),
 )
-EXPECTED_STATUS = [OK, OK, ERR_UNKNOWN_ID, POST_ONLY_REJECTED, OK, ERR_BAD_SIDE, OK, ERR_PRICE_WINDOW, ERR_BAD_OP,
+EXPECTED_STATUS = [OK, OK, ERR_UNKNOWN_ID, POST_ONLY_REJECTED, OK, ERR_BAD_SIDE, OK, ERR_BAD_PRICE, ERR_BAD_FLAGS,
                    ERR_BAD_OP, ERR_BAD_SIZE, ERR_BAD_SIZE, OK]  # fmt: skip
 
 
@@ -83,7 +85,7 @@ def test_strict_batch_stops_at_the_failing_message_and_names_it(cls):
     assert (ei.value.index, ei.value.status) == (2, ERR_UNKNOWN_ID)
     assert book.l3()[["oid"]].tolist() == [(2,), (1,)]  # the two messages before it were applied
     book2 = cls(capacity=16, window=128, center=100)
-    with pytest.raises(BookError, match=r"message 5 \(limit order 6\): price .* outside the supported range"):
+    with pytest.raises(BookError, match=r"message 5 \(limit order 6\): price 4611686018427387904 ticks is not a val"):
         book2.apply(np.concatenate([STREAM[:2], STREAM[3:5], STREAM[6:8]]).copy())
     with pytest.raises(BookError, match=r"message 0 \(limit order 7\): unknown flag bits 4"):
         book2.apply(STREAM[8:9].copy())
@@ -132,12 +134,53 @@ def test_synthetic_flows_are_valid_seeded_and_shaped_as_documented(kind):
         assert info["trade_share"] > 0.35
 
 
-def test_columns_and_unknown_flow():
+def test_message_columns_and_bad_flow_arguments():
     m, _ = synthetic_flow(10, "match", 1)
-    c = columns(m)
+    c = message_columns(m)
     assert c["price"].flags.c_contiguous and np.array_equal(c["oid"], m["oid"])
-    with pytest.raises(ValueError, match="unknown flow kind"):
+    with pytest.raises(ConfigError, match="unknown flow kind 'nope'; choose from match, mix"):
         synthetic_flow(10, "nope")
+    for kw, match in (({"n": -1}, "n must be"), ({"seed": -1}, "seed must be"), ({"n_owners": 0}, "n_owners"),
+                      ({"mid": 0}, "mid must be"), ({"n": 2.5}, "n must be")):  # fmt: skip
+        args = {"n": 10, **kw}
+        with pytest.raises(ConfigError, match=match):
+            synthetic_flow(args.pop("n"), "mix", **args)
+
+
+def _engine_imports() -> dict[str, set[str]]:
+    """Module -> the lobkit.engine modules it imports (anywhere in the file, function bodies included)."""
+    import ast
+
+    import lobkit.engine
+
+    root = Path(lobkit.engine.__file__).parent
+    graph = {}
+    for path in root.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lobkit.engine"):
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                deps.update(n.split(".")[2] for n in names if n.count(".") >= 2)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name.split(".")[2] for a in node.names if a.name.startswith("lobkit.engine."))
+        graph[path.stem] = deps - {path.stem}
+    return graph
+
+
+def test_engine_modules_import_no_cycle_and_the_generators_live_apart():
+    graph = _engine_imports()
+    assert "synthetic" not in graph["nb"] | graph["messages"] | graph["state"] | graph["book"]
+    assert graph["messages"] == set(), "messages.py is the vocabulary: it imports no other engine module"
+
+    def reach(m, seen):
+        for d in graph.get(m, ()):
+            if d not in seen:
+                seen.add(d)
+                reach(d, seen)
+        return seen
+
+    cycles = sorted(m for m in graph if m != "__init__" and m in reach(m, set()))
+    assert not cycles, f"import cycles through {cycles}"
 
 
 def test_liquibook_stream_gives_the_exact_fill_totals():
@@ -150,10 +193,61 @@ def test_liquibook_stream_gives_the_exact_fill_totals():
     m["oid"] = np.arange(1, n + 1)
     m["owner"] = m["oid"] % 7
     m["ts"] = np.arange(n)
-    book = OrderBook(capacity=n, window=1024, fill_capacity=n, keep_fills=False)
+    book = OrderBook(capacity=2**22, window=1024, keep_fills=False)  # at most 2,465,112 orders rest at once
     r = book.apply(m)
     assert len(r.fills) == 2_297_421
     assert int(r.fills["size"].sum()) == 697_199_900
     assert int(r.qty.sum()) == 697_199_900
     assert np.all(r.fills["price"] >= 1884) and np.all(r.fills["price"] <= 1889)
     assert np.all(r.fills["aggressor"] == m["side"][r.fills["taker_oid"] - 1])
+
+
+@pytest.mark.parametrize("cls", [OrderBook, ReferenceBook], ids=lambda c: c.__name__)
+def test_a_batch_whose_fills_outgrow_one_buffer_resumes_in_another(cls, monkeypatch):
+    """8 orders rest before the batch; 10 executions (a fill each) and a market order that sweeps all 8: the
+    first buffer (max(fill_capacity 8, 11 messages) rows) cannot hold 10 + 8 fills, so the kernel stops before
+    the market order and resumes it in a second buffer."""
+    book = cls(capacity=8, window=64, center=100, fill_capacity=8)
+    for i in range(8):
+        book.limit(-1, 100 + i, 10, oid=i + 1, owner=i)
+    book.clear_fills()
+    targets = list(range(1, 9)) + [1, 2]
+    rows = [(OP_EXECUTE, 0, 0, 0, 1, t, 7) for t in targets] + [(OP_MARKET, 1, 0, 0, 70, 20, 9)]
+    calls = []
+    if cls is OrderBook:
+        from lobkit.engine import nb
+
+        kernel = nb.apply_messages
+        monkeypatch.setattr(nb, "apply_messages", lambda *a: calls.append(a[4]) or kernel(*a))
+    r = book.apply(msgs(*rows))
+    assert calls == ([0, 10] if cls is OrderBook else [])  # resumed at the market order
+    assert r.qty.tolist() == [1] * 10 + [70] and len(book) == 0
+    assert r.fills["maker_oid"].tolist() == targets + list(range(1, 9))
+    assert r.fills["taker_oid"].tolist() == [-1] * 10 + [20] * 8
+    assert r.fills["size"].tolist() == [1] * 10 + [8, 8, 9, 9, 9, 9, 9, 9]
+    assert np.array_equal(book.fills, r.fills)
+
+
+@pytest.mark.parametrize("cls", [OrderBook, ReferenceBook], ids=lambda c: c.__name__)
+def test_apply_takes_strided_and_read_only_message_arrays(cls):
+    m, _ = synthetic_flow(3_000, "match", 4)
+    expected = cls(capacity=10_000, window=4096).apply(m, strict=False)
+    ro = m.copy()
+    ro.flags.writeable = False
+    r = cls(capacity=10_000, window=4096).apply(ro, strict=False)
+    assert np.array_equal(r.status, expected.status) and np.array_equal(r.fills, expected.fills)
+    wide = np.zeros(2 * len(m), dtype=MESSAGE_DTYPE)
+    wide[::2] = m
+    r = cls(capacity=10_000, window=4096).apply(wide[::2], strict=False)
+    assert np.array_equal(r.status, expected.status) and np.array_equal(r.fills, expected.fills)
+
+
+def test_batch_fills_are_the_results_own_and_survive_later_operations():
+    book = OrderBook(capacity=16, window=64, center=100)
+    r = book.apply(msgs((OP_LIMIT, -1, 0, 101, 5, 1, 1), (OP_MARKET, 1, 0, 0, 2, 2, 2)))
+    first = r.fills.copy()
+    book.limit(-1, 101, 5, oid=3)
+    book.market(1, 6, oid=4)
+    book.apply(msgs((OP_MARKET, 1, 0, 0, 2, 5, 2)))
+    assert np.array_equal(r.fills, first) and r.fills["size"].tolist() == [2]
+    assert book.fills["size"].tolist() == [2, 3, 3, 2]

@@ -5,8 +5,9 @@ kernels' internal structures stay consistent).
 
 Hypothesis draws the stream's parameters (seed, capacity, window, drift, op mix); a seeded generator then builds
 the stream from the oracle's current state, so that cancels, modifies and executions mostly target resting
-orders, with a share of bad messages (unknown and duplicate ids, bad sizes and sides, prices the window cannot
-hold) mixed in. Small capacities and windows make capacity exhaustion and window re-centring frequent.
+orders, with a share of bad messages (unknown and duplicate ids, market orders with the id of a resting order,
+bad sizes and sides, prices of zero or fewer ticks, prices the window cannot hold) mixed in. Small capacities
+and windows make capacity exhaustion and window re-centring frequent.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class FlowGen:
         elif u < 0.49:
             op, oid, size = OP_MARKET, self.next_oid, int(r.integers(1, 25))
             self.next_oid += 1
+            if resting and r.random() < 0.05:
+                oid = target  # usually the id of a resting order: refused, never a trade with itself
         elif u < 0.49 + p["p_modify"]:
             op, oid = OP_MODIFY, target
             cur = ref.get(target)
@@ -122,13 +125,15 @@ class FlowGen:
             if cur is not None:
                 size = int(r.integers(1, cur.size + 1)) if r.random() < 0.95 else cur.size + 1
         if bad:
-            k = r.integers(0, 3)
+            k = r.integers(0, 4)
             if k == 0:
                 size = int(r.integers(-2, 1))
             elif k == 1:
                 side = 0
-            else:
+            elif k == 2:
                 price = self.mid + int(r.choice([-1, 1])) * 5000  # far outside a small window
+            else:
+                price = int(r.integers(-3, 1))  # not a positive number of ticks
         return (op, side, flags, price, size, oid, owner, self.ts)
 
 
@@ -191,6 +196,7 @@ def test_engine_matches_oracle_after_every_operation(p):
     # conservation of lots: submitted = resting + filled + cancelled, order by order
     filled: dict[int, int] = defaultdict(int)
     f = ob.fills
+    assert not np.any(f["maker_oid"] == f["taker_oid"]), "an order traded with itself"
     for maker, taker, size in zip(f["maker_oid"].tolist(), f["taker_oid"].tolist(), f["size"].tolist(), strict=True):
         filled[maker] += size
         if taker != -1:
@@ -232,6 +238,7 @@ def test_batches_match_oracle_and_single_operations(p, fill_capacity_extra):
         ob.check()
         i = j
     assert np.array_equal(ob.fills, ref.fills)
+    assert not np.any(ob.fills["maker_oid"] == ob.fills["taker_oid"]), "an order traded with itself"
     # the facade, one message at a time, ends in the same book as the batches
     one = ReferenceBook(p["capacity"], p["window"], center=10_000)
     for m in rows:

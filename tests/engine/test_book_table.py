@@ -24,6 +24,7 @@ from lobkit.engine import (
     OrderBook,
     ReferenceBook,
 )
+from lobkit.engine.messages import ERR_BAD_PRICE
 from lobkit.errors import BookError, ConfigError
 
 BOOKS = [OrderBook, ReferenceBook]
@@ -354,7 +355,8 @@ def test_errors_name_op_id_and_reason(cls):
     _err(book, lambda: book.reduce(77, 1), r"reduce order 77: unknown order id", ERR_UNKNOWN_ID)
     _err(book, lambda: book.modify(77, price=100), r"modify order 77: unknown order id", ERR_UNKNOWN_ID)
     _err(book, lambda: book.execute(77, 1), r"execute order 77: unknown order id", ERR_UNKNOWN_ID)
-    _err(book, lambda: book.execute(1, 6), r"execute order 1: bad size", ERR_BAD_SIZE)
+    _err(book, lambda: book.execute(1, 6), r"execute order 1: size 6 is larger than the resting order \(5 lots\)",
+         ERR_BAD_SIZE)  # fmt: skip
     _err(book, lambda: book.limit(B, 100, 0, oid=50), r"limit order 50: size must be a positive", ERR_BAD_SIZE)
     _err(book, lambda: book.limit(B, 100, -3), r"size must be a positive", ERR_BAD_SIZE)
     _err(book, lambda: book.market(S, 0), r"market.*size must be a positive", ERR_BAD_SIZE)
@@ -363,7 +365,7 @@ def test_errors_name_op_id_and_reason(cls):
     _err(book, lambda: book.limit(0, 100, 1, oid=51), r"limit order 51: bad side 0", ERR_BAD_SIDE)
     _err(book, lambda: book.limit("up", 100, 1), r"bad side 'up'", ERR_BAD_SIDE)
     _err(book, lambda: book.limit(True, 100, 1), r"bad side True", ERR_BAD_SIDE)
-    _err(book, lambda: book.limit(B, 2**61, 1), r"outside the supported range", ERR_PRICE_WINDOW)
+    _err(book, lambda: book.limit(B, 2**61, 1), r"price 2305843009213693952 ticks is not a valid price", ERR_BAD_PRICE)
     _err(book, lambda: book.limit(B, 100, 2**41), r"larger than the supported maximum", ERR_BAD_SIZE)
     _err(book, lambda: book.limit(B, 100, 1.0), r"integer number of lots")
     _err(book, lambda: book.limit(B, size=1), r"a price is required")
@@ -437,6 +439,8 @@ def test_fills_accumulate_and_frame(cls):
         ({"capacity": 0}, "capacity"),
         ({"capacity": 2.5}, "capacity"),
         ({"capacity": True}, "capacity"),
+        ({"capacity": 2**22 + 1}, r"capacity must be an integer in \[1, 2\*\*22 = 4,194,304\], got 4194305"),
+        ({"capacity": np.int64(0)}, r"got 0$"),
         ({"window": 0}, "window"),
         ({"window": 2**30}, "window"),
         ({"capacity": 100, "fill_capacity": 10}, "fill_capacity"),
@@ -446,6 +450,9 @@ def test_fills_accumulate_and_frame(cls):
         ({"tick_size": "0.01"}, "tick_size"),
         ({"lot_size": 0.0}, "lot_size"),
         ({"center": 2**62}, "center"),
+        ({"center": 0}, r"center must be a price: a whole number of ticks in \[1, 2\*\*60\], got 0"),
+        ({"center": -5}, "center"),
+        ({"tick_size": np.float64(-0.5)}, r"tick_size must be a positive finite float, got -0.5$"),
     ],
 )
 def test_bad_configuration(kw, match):
@@ -454,8 +461,8 @@ def test_bad_configuration(kw, match):
 
 
 def test_window_is_rounded_to_64_and_state_exposed():
-    book = OrderBook(capacity=10, window=100, center=0)
-    assert book.window == 128 and book.window_range == (-64, 63)
+    book = OrderBook(capacity=10, window=100, center=64)
+    assert book.window == 128 and book.window_range == (0, 127)
     assert book.state.orders.shape == (10, 8)
     assert "OrderBook(0 resting" in repr(book)
     assert np.all(book.l3()["oid"] == [])
