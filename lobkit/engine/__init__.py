@@ -17,7 +17,9 @@ from lobkit.engine.book import (
 )
 from lobkit.engine.messages import (
     BUY,
+    ERR_BAD_FLAGS,
     ERR_BAD_OP,
+    ERR_BAD_PRICE,
     ERR_BAD_SIDE,
     ERR_BAD_SIZE,
     ERR_CAPACITY,
@@ -28,6 +30,8 @@ from lobkit.engine.messages import (
     FILLS_FULL,
     FLAG_IOC,
     FLAG_POST_ONLY,
+    KNOWN_FLAGS,
+    MAX_CAPACITY,
     MESSAGE_DTYPE,
     NO_ASK,
     NO_BID,
@@ -48,7 +52,9 @@ from lobkit.engine.reference import ReferenceBook
 
 __all__ = [
     "BUY",
+    "ERR_BAD_FLAGS",
     "ERR_BAD_OP",
+    "ERR_BAD_PRICE",
     "ERR_BAD_SIDE",
     "ERR_BAD_SIZE",
     "ERR_CAPACITY",
@@ -59,6 +65,8 @@ __all__ = [
     "FILL_DTYPE",
     "FLAG_IOC",
     "FLAG_POST_ONLY",
+    "KNOWN_FLAGS",
+    "MAX_CAPACITY",
     "L2",
     "L2_DTYPE",
     "L3_DTYPE",

@@ -150,7 +150,9 @@ class MarketConfig:
             raise ConfigError(f"snapshot: must be a path or None, got {show(self.snapshot)}")
         check_field(self, "init_levels", "int", lo=1, hi=10_000)
         check_field(self, "init_orders_per_level", "int", lo=1, hi=10_000)
-        check_field(self, "capacity", "int", lo=1024, hi=1 << 24, unit="orders")
+        from lobkit.engine.messages import MAX_CAPACITY
+
+        check_field(self, "capacity", "int", lo=1024, hi=MAX_CAPACITY, unit="orders")
         check_field(self, "window", "int", lo=256, hi=1 << 20, unit="ticks")
         check_field(self, "n_background", "int", lo=1, hi=1 << 16)
         if 2 * self.init_levels * self.init_orders_per_level > self.capacity:
