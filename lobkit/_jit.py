@@ -13,9 +13,10 @@ GUI, the report, the API and demo facades), which neither import Numba nor defin
 constants that kernels read (``tests/test_jit_cache.py`` checks both rules on the whole package). Editing a
 kernel-free module keeps the cache; editing any other recompiles (a minute or two, once).
 
-Flow models from outside the package (:func:`lobkit.flows.register_flow` with a class defined elsewhere) inline
-their overloads into the simulation loop: the loop's functions (decorated with :data:`flow_kernel`) are also
-stamped with those models' source files (:func:`add_plugin_source`).
+Flow models from outside the package inline their overloads into the simulation loop, which is compiled once per
+model state type: those types carry a hash of their source file in their names (:mod:`lobkit.flows.types`), so
+an edit to such a model selects a new cache entry; an index naming a type this process cannot import is read as
+stale, not as an error (:func:`install`).
 
 The locators subclass private Numba classes (``numba.core.caching``'s locators and ``CacheImpl``) and the
 kernels are compiled without Numba's reference counting (the private ``_nrt`` flag): the numba version is bounded
@@ -28,6 +29,7 @@ It is imported by ``lobkit/__init__.py`` before any kernel module, so it is in p
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 
 from numba import njit
@@ -46,13 +48,6 @@ kernel = njit(cache=True, _nrt=False)
 kernel_inline = njit(cache=True, _nrt=False, inline="always")
 
 
-def flow_kernel(fn):
-    """``kernel`` for a function specialised on an order-flow model's state type (the simulation loop): its cache
-    entries are also stamped with the source files of flow models defined outside lobkit."""
-    fn._lobkit_flow_generic = True
-    return kernel(fn)
-
-
 def stamped_sources(root: Path = PACKAGE_DIR) -> list[Path]:
     """The ``.py`` files under ``root`` whose content is in the stamp: all but :data:`KERNEL_FREE`, sorted."""
     out = []
@@ -65,7 +60,6 @@ def stamped_sources(root: Path = PACKAGE_DIR) -> list[Path]:
 
 
 _memo: dict[tuple, bytes] = {}
-_plugin_sources: set[Path] = set()
 
 
 def _stat_key(paths) -> tuple:
@@ -80,10 +74,10 @@ def _stat_key(paths) -> tuple:
     return tuple(key)
 
 
-def _hash(root: Path | None, paths: list[Path]) -> bytes:
+def _hash(root: Path, paths: list[Path]) -> bytes:
     h = hashlib.sha256()
     for p in paths:
-        name = p.relative_to(root).as_posix() if root is not None else str(p)
+        name = p.relative_to(root).as_posix()
         h.update(name.encode())
         h.update(b"\0")
         try:
@@ -94,29 +88,17 @@ def _hash(root: Path | None, paths: list[Path]) -> bytes:
     return h.digest()
 
 
-def source_stamp(root: Path = PACKAGE_DIR, plugins: bool = False) -> bytes:
-    """One sha256 over the relative paths and contents of :func:`stamped_sources` (and, with ``plugins``, of the
-    registered flow-model files from outside lobkit).
+def source_stamp(root: Path = PACKAGE_DIR) -> bytes:
+    """One sha256 over the relative paths and contents of :func:`stamped_sources`.
 
     Numba asks once per cached function, so this is memoised on every file's (path, mtime, size): repeated calls
     only ``stat`` the files; contents are read again only when one of them changed.
     """
     files = stamped_sources(root)
-    extra = sorted(_plugin_sources) if plugins else []
-    key = (str(root), _stat_key(files), _stat_key(extra))
+    key = (str(root), _stat_key(files))
     if key not in _memo:
-        digest = _hash(root, files)
-        if extra:
-            digest = hashlib.sha256(digest + _hash(None, extra)).digest()
-        _memo[key] = digest
+        _memo[key] = _hash(root, files)
     return _memo[key]
-
-
-def add_plugin_source(path: str | Path) -> None:
-    """Stamp the simulation loop's cache with ``path`` too (a flow model's file outside lobkit)."""
-    p = Path(path).resolve()
-    if not _inside_package(str(p)):
-        _plugin_sources.add(p)
 
 
 def _inside_package(py_file: str) -> bool:
@@ -128,16 +110,8 @@ def _inside_package(py_file: str) -> bool:
 
 
 class _LobkitStampMixin:
-    _flow_generic = False
-
     def get_source_stamp(self):
-        return source_stamp(plugins=self._flow_generic)
-
-
-def _mark(locator, py_func):
-    if locator is not None:
-        locator._flow_generic = bool(getattr(py_func, "_lobkit_flow_generic", False))
-    return locator
+        return source_stamp()
 
 
 class LobkitUserDirLocator(_LobkitStampMixin, caching.UserProvidedCacheLocator):
@@ -147,7 +121,7 @@ class LobkitUserDirLocator(_LobkitStampMixin, caching.UserProvidedCacheLocator):
     def from_function(cls, py_func, py_file):
         if not _inside_package(py_file):
             return None
-        return _mark(super().from_function(py_func, py_file), py_func)
+        return super().from_function(py_func, py_file)
 
 
 class LobkitInTreeLocator(_LobkitStampMixin, caching.InTreeCacheLocator):
@@ -157,7 +131,7 @@ class LobkitInTreeLocator(_LobkitStampMixin, caching.InTreeCacheLocator):
     def from_function(cls, py_func, py_file):
         if config.CACHE_DIR or not _inside_package(py_file):
             return None
-        return _mark(super().from_function(py_func, py_file), py_func)
+        return super().from_function(py_func, py_file)
 
 
 def _impl_class():
@@ -165,12 +139,33 @@ def _impl_class():
     return getattr(caching, "CacheImpl", None) or caching._CacheImpl
 
 
+def _tolerant_load_index(load):
+    """Numba's index loader, reading an index it cannot unpickle as an empty (stale) one instead of raising.
+
+    An index holds every specialisation of a function; one specialised on a flow model from a module this process
+    cannot import (another project's model) made Numba raise ModuleNotFoundError for every later run. Treated as
+    stale, the function is compiled again and the index rewritten.
+    """
+
+    def _load_index(self):
+        try:
+            return load(self)
+        except (ImportError, AttributeError, EOFError, pickle.UnpicklingError, TypeError, ValueError):
+            return {}
+
+    _load_index.lobkit_tolerant = True
+    return _load_index
+
+
 def install() -> None:
-    """Put lobkit's locators first in Numba's list (idempotent)."""
+    """Put lobkit's locators first in Numba's list and make index loading tolerant (idempotent)."""
     classes = _impl_class()._locator_classes
     for cls in (LobkitInTreeLocator, LobkitUserDirLocator):
         if cls not in classes:
             classes.insert(0, cls)
+    index_file = caching.IndexDataCacheFile
+    if not getattr(index_file._load_index, "lobkit_tolerant", False):
+        index_file._load_index = _tolerant_load_index(index_file._load_index)
 
 
 install()

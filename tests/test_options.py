@@ -40,9 +40,10 @@ def _a_different_value(opt, cfg):
                 "interval_ns": "2000000000", "interval": "2s", "duration": "2h", "duration_ns": "7200000000000",
                 "warmup": "10min", "warmup_ns": "600000000000", "sample": "2s", "sample_ns": "2000000000",
                 "short": "3", "long": "30", "imbalance": "0.8", "max_depth": "80", "limit_depth_mean": "10.0",
-                "excite_market_same": "0.5", "excite_market_cross": "0.1", "excite_limit_limit": "0.5", "min_orders": "5", "target_orders": "100",
-                "max_market_size": "50", "size": "2", "lots": "3", "init_levels": "20", "efficient_price_share": "0.5",
-                "activity_coupling": "0.5"}
+                "excite_market_same": "0.5", "excite_market_cross": "0.1", "excite_limit_limit": "0.5",
+                "min_orders": "5", "target_orders": "100",
+                "max_market_size": "50", "size": "2", "lots": "3", "init_levels": "20",
+                "efficient_price_share": "0.5", "activity_coupling": "0.5"}
     if opt.name in specials:
         return specials[opt.name]
     if isinstance(field_default, bool):

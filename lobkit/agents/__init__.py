@@ -20,8 +20,8 @@ from lobkit.agents.registry import AGENTS, agent_class, agent_names, register_ag
 from lobkit.agents.strategic import StrategicAgent, StrategicParams
 
 __all__ = ["Agent", "Order", "MarketView", "OpenOrder", "NoParams", "BUY", "SELL", "NullAgent", "MomentumAgent",
-           "MomentumParams", "StrategicAgent", "StrategicParams", "ImpulseAgent", "ImpulseParams", "AGENTS", "register_agent", "agent_class",
-           "agent_names", "make_agent"]
+           "MomentumParams", "StrategicAgent", "StrategicParams", "ImpulseAgent", "ImpulseParams", "AGENTS",
+           "register_agent", "agent_class", "agent_names", "make_agent"]
 
 
 def make_agent(cfg, jit: bool = True) -> Agent:

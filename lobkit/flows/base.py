@@ -13,7 +13,9 @@ Models are chosen by name (``--flow hawkes``, ``MarketConfig``-independent ``Flo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import sys
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -89,60 +91,46 @@ FLOWS = Registry("flow model", base=FlowModel, check=_check_flow_class)
 
 
 def register_flow(cls: type | None = None, *, name: str | None = None, replace: bool = False):
-    """Register an order-flow model class (a decorator, or ``register_flow(MyFlow)``). A model defined outside
-    lobkit has its source file added to the simulation loop's cache stamp (see :mod:`lobkit._jit`)."""
-
-    def add(c: type) -> type:
-        FLOWS.register(c, name=name, replace=replace)
-        from lobkit._jit import add_plugin_source
-
-        mod = sys.modules.get(c.__module__)
-        if mod is not None and getattr(mod, "__file__", None):
-            add_plugin_source(mod.__file__)
-        return c
-
-    return add if cls is None else add(cls)
+    """Register an order-flow model class (a decorator, or ``register_flow(MyFlow)``)."""
+    return FLOWS.register(cls, name=name, replace=replace)
 
 
 def flow_class(name: str) -> type[FlowModel]:
-    """The model registered as ``name`` (or at the dotted path ``package.module:Class``, whose file then joins
-    the simulation loop's cache stamp like a registered model's)."""
-    cls = FLOWS.get(name)
-    if name not in FLOWS:
-        from lobkit._jit import add_plugin_source
-
-        mod = sys.modules.get(cls.__module__)
-        if mod is not None and getattr(mod, "__file__", None):
-            add_plugin_source(mod.__file__)
-    return cls
+    """The model registered as ``name`` (or at the dotted path ``package.module:Class``)."""
+    return FLOWS.get(name)
 
 
 def parse_flow_spec(spec: str) -> tuple[str, str | None]:
-    """``"hawkes"`` -> ``("hawkes", None)``; ``"nhp:model.pth"`` -> ``("nhp", "model.pth")``.
-
-    A dotted class path keeps its colon: ``"mypkg.flows:MyFlow"`` is a name, ``"mypkg.flows:MyFlow:x.toml"``
-    a name and a path.
-    """
+    """``"hawkes"`` -> ``("hawkes", None)``; ``"nhp:model.pth"`` -> ``("nhp", "model.pth")`` (a registered name and
+    its file); anything else with a colon is a class path: ``"my_flows:PoissonFlow"`` is a name,
+    ``"my_flows:PoissonFlow:params.toml"`` a name and a path."""
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"flow: expected NAME or NAME:PATH, got {spec!r}")
     spec = spec.strip()
     head, sep, rest = spec.partition(":")
-    if "." in head and sep:  # a dotted class path: package.module:Class[:PATH]
-        cls_name, sep2, path = rest.partition(":")
-        return f"{head}:{cls_name}", (path or None) if sep2 else None
-    return head, (rest or None) if sep else None
+    if not sep or head in FLOWS:
+        return head, (rest or None) if sep else None
+    cls_name, sep2, path = rest.partition(":")
+    return f"{head}:{cls_name}", (path or None) if sep2 else None
 
 
 def flow_state_type(name: str, fields: list[tuple[str, Any]], module: str) -> type:
-    """A NamedTuple class for a model's jitted state (``fields``: ``(name, np.ndarray)`` pairs), defined as an
-    attribute ``name`` of ``module`` (the defining module's ``__name__``) so that it pickles.
+    """A NamedTuple class for a model's jitted state (``fields``: ``(name, np.ndarray)`` pairs); ``module`` is the
+    defining module's ``__name__``.
 
-    The simulation loop is compiled (and cached) once per state type. Its cache entries are stamped with lobkit's
-    sources and with the source files of every registered flow model (lobkit/_jit.py), so editing a model's file
-    recompiles the loop instead of running stale machine code.
+    The class is registered in :mod:`lobkit.flows.types` under a unique name (the module, the class name and, for
+    a module outside lobkit, a hash of its source), which is what the simulation loop's cache index refers to:
+    see that module for why.
     """
-    cls = NamedTuple(name, fields)
-    cls.__module__ = module
-    cls.__qualname__ = name
-    setattr(sys.modules[module], name, cls)
+    from lobkit.flows import types as registry
+
+    key = f"{module.replace('.', '_')}__{name}"
+    if not module.startswith("lobkit."):
+        mod = sys.modules[module]
+        src = Path(mod.__file__).read_bytes() if getattr(mod, "__file__", None) else b""
+        key += "__" + hashlib.sha256(src).hexdigest()[:12]
+    cls = NamedTuple(key, fields)
+    cls.__module__ = registry.__name__
+    cls.__qualname__ = key
+    setattr(registry, key, cls)
     return cls

@@ -25,7 +25,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lobkit._jit import flow_kernel as _flow_fn  # noqa: E402  (specialised on the flow model's state type)
 from lobkit._jit import kernel as _fn  # noqa: E402  (no reference counting: see lobkit/_jit.py)
 from lobkit._jit import kernel_inline as _inline  # noqa: E402
 from lobkit.agents.nb import (
@@ -444,13 +443,13 @@ def take_sample(book, sim, t):
 
 
 # ------------------------------------------------------------------------------------------------ background
-@_flow_fn
+@_fn
 def background_event(book, sim, flow, t):
     """Apply the flow model's event due at ``t`` to the book, then ask the model for the next event's time."""
     scalars = sim.scalars
     typ, price, size, owner_index, target = flow_fire(flow, book, t, scalars[S_NEXT_OID], scalars[S_LAST_MID2])
     owner = scalars[S_N_AGENTS] + owner_index
-    if typ == EV_LIMIT_BUY or typ == EV_LIMIT_SELL:
+    if EV_LIMIT_BUY <= typ <= EV_LIMIT_SELL:
         side = BUY if typ == EV_LIMIT_BUY else SELL
         oid = scalars[S_NEXT_OID]
         scalars[S_NEXT_OID] = oid + 1
@@ -461,7 +460,7 @@ def background_event(book, sim, flow, t):
                 drain_fills(book, sim)
         else:
             scalars[S_N_REJECTED] += 1
-    elif typ == EV_MARKET_BUY or typ == EV_MARKET_SELL:
+    elif EV_MARKET_BUY <= typ <= EV_MARKET_SELL:
         side = BUY if typ == EV_MARKET_BUY else SELL
         oid = scalars[S_NEXT_OID]
         scalars[S_NEXT_OID] = oid + 1
@@ -472,7 +471,7 @@ def background_event(book, sim, flow, t):
             drain_fills(book, sim)
         else:
             scalars[S_N_REJECTED] += 1
-    elif typ == EV_CANCEL_BUY or typ == EV_CANCEL_SELL:
+    elif EV_CANCEL_BUY <= typ <= EV_CANCEL_SELL:
         slot = eng.order_slot(book, target) if target >= 0 else -1
         if slot != -1:
             owner = book.orders[slot, O_OWNER]
@@ -535,7 +534,7 @@ def _next_decision(sim):
     return t_dec
 
 
-@_flow_fn
+@_fn
 def run_until(book, sim, flow, t_stop):
     """Advance the simulation through every item strictly before ``t_stop``. Returns a reason code (see top)."""
     scalars = sim.scalars
@@ -586,7 +585,7 @@ def run_until(book, sim, flow, t_stop):
         background_event(book, sim, flow, t)
 
 
-@_flow_fn
+@_fn
 def seed_book(book, sim, flow, side, price, size, owner):
     """Place the initial book (background limit orders at t = 0) and hand the resting ones to the flow model.
     Returns how many the engine rejected."""
@@ -607,7 +606,7 @@ def seed_book(book, sim, flow, side, price, size, owner):
     return bad
 
 
-@_flow_fn
+@_fn
 def start_flow(book, sim, flow):
     """Schedule the first background event (after the initial book is in place)."""
     sim.scalars[S_NEXT_EVENT] = flow_reschedule(flow, book, 0, 0)

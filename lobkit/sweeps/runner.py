@@ -86,7 +86,7 @@ TASKS_PER_WORKER = 4
 
 
 def root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
-    """The sweep's one root ``SeedSequence`` (fresh entropy when ``seed`` is None): :func:`lobkit.seeds.seed_sequence`."""
+    """The sweep's one root ``SeedSequence`` (fresh entropy when ``seed`` is None): see :mod:`lobkit.seeds`."""
     from lobkit.seeds import seed_sequence
 
     return seed_sequence(seed)

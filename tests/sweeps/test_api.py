@@ -29,11 +29,13 @@ def test_import_lobkit_is_lazy():
 def test_build_config_mirrors_the_cli_options():
     cfg = lobkit.build_config(agent="momentum", short=4, long=30, size=2, duration="10min", warmup="1min",
                               interval="500ms", fee_bps=0.5, seed=None)
-    assert cfg.agent.params.short == 4 and cfg.agent.params.long == 30 and cfg.agent.size == 2 and cfg.agent.position_limit == 2
+    assert cfg.agent.params.short == 4 and cfg.agent.params.long == 30
+    assert cfg.agent.size == 2 and cfg.agent.position_limit == 2
     assert cfg.market.duration_ns == parse_duration("10min") and cfg.agent.interval_ns == 500_000_000
     assert cfg.agent.fee_bps == 0.5 and not cfg.record
     for kw, needle in (({"size": -1}, "size"), ({"short": 20, "long": 10}, "short"), ({"agent": "bogus"}, "agent"),
-                       ({"duration": "10 parsecs"}, "duration"), ({"shrot": 3}, "shrot: unknown option.*did you mean short")):
+                       ({"duration": "10 parsecs"}, "duration"),
+                       ({"shrot": 3}, "shrot: unknown option.*did you mean short")):
         with pytest.raises(ConfigError, match=needle):
             lobkit.build_config(**kw)
 

@@ -225,7 +225,8 @@ def test_expand_reports_invalid_combinations_and_keeps_indices():
     assert [(p.params["short"], p.params["long"]) for p in invalid] == [(20, 20), (30, 20)]
     assert all("short" in p.error and "long" in p.error for p in invalid)
     valid = [p for p in pts if isinstance(p, Point)]
-    assert [(p.cfg.agent.params.short, p.cfg.agent.params.long) for p in valid] == [(3, 20), (3, 50), (20, 50), (30, 50)]
+    pairs = [(p.cfg.agent.params.short, p.cfg.agent.params.long) for p in valid]
+    assert pairs == [(3, 20), (3, 50), (20, 50), (30, 50)]
 
 
 def test_apply_params_types_durations_and_sides():
