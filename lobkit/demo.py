@@ -131,18 +131,20 @@ def pipeline(cfg: DemoConfig, echo: Callable[[str], None] = print) -> dict:
          f"max drawdown {s['max_drawdown']:.2f}, events {s['n_events']:,}, mean spread {s['mean_spread']:.4f}")
     echo(f"-> {cfg.out / 'run'} (orders/trades Parquet, summary.json, pnl.png)")
 
-    echo(f"\n== 4. counterfactual: the strategy vs the do-nothing baseline, {cfg.repeats} seed pairs")
+    echo(f"\n== 4. counterfactual: the strategy vs its paper baseline (the same orders without impact), "
+         f"{cfg.repeats} seed pairs")
     cmp = lobkit.compare(seed=cfg.seed, repeats=cfg.repeats, out=cfg.out / "compare", duration=cfg.duration,
                          **common)
     c = cmp.summary
     out["compare"] = c
-    echo(f"strategy PnL {c['pnl_mean']:+.2f} [95% CI {c['pnl_ci_low']:+.2f}, {c['pnl_ci_high']:+.2f}]; "
-         f"mid-price impact {c['mid_diff_mean_mean']:+.4f} on average")
+    echo(f"strategy PnL {c['pnl_mean']:+.2f} [95% CI {c['pnl_ci_low']:+.2f}, {c['pnl_ci_high']:+.2f}], paper PnL "
+         f"{c['paper_pnl_mean']:+.2f}, impact cost {c['impact_cost_mean']:+.3f}; mid-price impact "
+         f"{c['mid_diff_mean_mean']:+.4f} on average")
     echo(f"-> {cfg.out / 'compare'} (compare.json, compare.png)")
 
     echo(f"\n== 5. sweep: {cfg.sweep_grid} x {cfg.sweep_repeats} repeats, {cfg.jobs} workers")
     sw = lobkit.sweep(cfg.sweep_grid, repeats=cfg.sweep_repeats, seed=cfg.seed, jobs=cfg.jobs,
-                      out=cfg.out / "sweep", duration=cfg.sweep_duration, progress=False, **common)
+                      out=cfg.out / "sweep", duration=cfg.sweep_duration, progress=False, overwrite=True, **common)
     from lobkit.sweeps.results import format_table
 
     best = sw.best(3)

@@ -174,6 +174,18 @@ def _next_down(occ, s, start):
 
 # ---------------------------------------------------------------------------------------------- sides, bounds
 @_kernel_inline
+def level_above(st, s, idx):
+    """The lowest non-empty level index ``>= idx`` of side ``s`` (0 bids, 1 asks), or -1 (window-relative)."""
+    return _next_up(st.occ, s, idx)
+
+
+@_kernel_inline
+def level_below(st, s, idx):
+    """The highest non-empty level index ``<= idx`` of side ``s`` (0 bids, 1 asks), or -1 (window-relative)."""
+    return _next_down(st.occ, s, idx)
+
+
+@_kernel_inline
 def side_index(side):
     """The side index of a valid order side: 0 for ``BUY`` (the bid side), 1 for ``SELL`` (the ask side).
 

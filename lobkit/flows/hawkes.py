@@ -66,7 +66,6 @@ from numba.extending import overload
 from lobkit._jit import kernel as _kernel  # noqa: E402  (no reference counting: see lobkit/_jit.py)
 from lobkit._jit import kernel_inline as _inline  # noqa: E402
 from lobkit.engine import nb as eng
-from lobkit.engine.messages import BUY
 from lobkit.engine.state import M_BEST_ASK, M_BEST_BID, M_NASK, M_NBID
 from lobkit.errors import ConfigError
 from lobkit.flows.base import FlowModel, flow_state_type, register_flow
@@ -511,7 +510,7 @@ def hawkes_fire(flow, book, now, next_oid, last_mid2):
 @_kernel
 def hawkes_seed_order(flow, book, oid, side):
     """An order of the initial book rests: give it a lifetime from the initial book's stream."""
-    s = 0 if side == BUY else 1
+    s = eng.side_index(side)
     u = uniform(flow.streams[STREAM_INITIAL_BOOK])
     _add_order(flow, book, s, flow.clock[EV_CANCEL_BUY + s] - math.log(u), oid)
 

@@ -350,18 +350,19 @@ def paper_fill(book, sim, a, side, limit, size):
         if meta[M_NBID] == 0:
             return 0
         price = meta[M_BEST_BID]
+    contra = 1 - eng.side_index(side)
     left = size
     while left > 0:
         if (side == BUY and price > limit) or (side == SELL and price < limit):
             break
-        q = min(left, book.lv[LV_VOL, 1 if side == BUY else 0, price - base])
+        q = min(left, book.lv[LV_VOL, contra, price - base])
         if q > 0:
             _book_fill(sim, a, q if side == BUY else -q, price, _fee(sim, a, q, price))
             left -= q
         if side == BUY:
-            nxt = eng._next_up(book.occ, 1, price - base + 1)
+            nxt = eng.level_above(book, 1, price - base + 1)
         else:
-            nxt = eng._next_down(book.occ, 0, price - base - 1)
+            nxt = eng.level_below(book, 0, price - base - 1)
         if nxt == -1:
             break
         price = base + nxt
