@@ -172,14 +172,18 @@ def _params_of(registry_get, name: str, params: Any, what: str) -> Any:
     """The model's/agent's ``Params`` instance: ``None`` -> defaults, a mapping -> built from it."""
     cls = registry_get(name)
     p_cls = cls.Params
-    if params is None:
-        return p_cls()
-    if isinstance(params, dict):
-        try:
+    try:
+        if params is None:
+            return p_cls()
+        if isinstance(params, dict):
             return p_cls(**params)
-        except TypeError as exc:
-            known = ", ".join(f.name for f in fields(p_cls)) or "none"
-            raise ConfigError(f"{what} {name}: {exc}; its parameters are {known}") from None
+    except ConfigError:
+        raise
+    except TypeError as exc:
+        known = ", ".join(f.name for f in fields(p_cls)) or "none"
+        raise ConfigError(f"{what} {name}: {exc}; its parameters are {known}") from None
+    except ValueError as exc:  # a user's Params may check with ValueError
+        raise ConfigError(f"{what} {name}: {exc}") from None
     if type(params) is not p_cls:
         raise ConfigError(f"params: {what} {name} takes {p_cls.__name__}, got {type(params).__name__}")
     return params

@@ -213,17 +213,29 @@ def apply_options(cfg: RunConfig | None = None, options: Mapping[str, Any] | Non
     market = replace(cfg.market, **changes["market"]) if changes["market"] else cfg.market
     agent_params = cfg.agent.params
     if changes["agent.params"]:
-        agent_params = replace(agent_params, **changes["agent.params"])
+        agent_params = _params(replace, agent_params, changes["agent.params"], f"agent {cfg.agent.name}")
     agent_cfg = cfg.agent
     if changes["agent"] or agent_params is not cfg.agent.params:
         agent_cfg = replace(cfg.agent, params=agent_params, **changes["agent"])
     flow_cfg = cfg.flow
     if changes["flow.params"]:
-        flow_cfg = replace(cfg.flow, params=replace(cfg.flow.params, **changes["flow.params"]))
+        flow_params = _params(replace, cfg.flow.params, changes["flow.params"], f"flow model {cfg.flow.name}")
+        flow_cfg = replace(cfg.flow, params=flow_params)
     run = changes["run"]
     if market is cfg.market and agent_cfg is cfg.agent and flow_cfg is cfg.flow and not run:
         return cfg
     return replace(cfg, market=market, agent=agent_cfg, flow=flow_cfg, **run)
+
+
+def _params(build, obj, changes: dict, what: str):
+    """A model's or an agent's ``Params`` with ``changes``: its own checks' errors (a user's dataclass may raise
+    ValueError or TypeError) become one-line ConfigErrors."""
+    try:
+        return build(obj, **changes)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{what}: {exc}") from None
 
 
 def describe_options(cfg: RunConfig | None = None) -> list[dict]:
