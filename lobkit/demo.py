@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lobkit.errors import ConfigError
+from lobkit.validate import show
 
 
 def engine_demo(messages: int = 1_000_000, kind: str = "mix", seed: int = 0, depth: int = 5) -> dict:
@@ -80,9 +81,9 @@ class DemoConfig:
         for name in ("snapshots", "repeats", "sweep_repeats", "jobs", "messages"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {v!r}")
+                raise ConfigError(f"{name}: must be a positive integer, got {show(v)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed: must be a non-negative integer, got {self.seed!r}")
+            raise ConfigError(f"seed: must be a non-negative integer, got {show(self.seed)}")
         from lobkit.sim.config import parse_duration
 
         warm = parse_duration(self.warmup)

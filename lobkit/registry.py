@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from lobkit.errors import ConfigError
+from lobkit.validate import show
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -35,9 +36,10 @@ class Registry:
             n = name or getattr(c, "name", None)
             if not isinstance(n, str) or not _NAME.match(n):
                 raise ConfigError(f"{self.what} name must be lower-case letters, digits, '_' or '-' "
-                                  f"(starting with a letter), got {n!r}")
+                                  f"(starting with a letter), got {show(n)}")
             if self.base is not None and not (isinstance(c, type) and issubclass(c, self.base)):
-                raise ConfigError(f"{self.what} {n}: {c!r} is not a subclass of {self.base.__name__}")
+                raise ConfigError(f"{self.what} {n}: {getattr(c, '__qualname__', show(c))} is not a subclass of "
+                                  f"{self.base.__name__}")
             if self.check is not None:
                 self.check(c)
             old = self._classes.get(n)
@@ -57,7 +59,7 @@ class Registry:
         Raises :class:`ConfigError` naming the known names for an unknown one.
         """
         if not isinstance(name, str):
-            raise ConfigError(f"{self.what}: expected a name, got {type(name).__name__}")
+            raise ConfigError(f"{self.what}: expected a name, got {show(name)}")
         if name in self._classes:
             return self._classes[name]
         if _DOTTED.match(name):

@@ -26,6 +26,7 @@ from lobkit.sim.config import NS_PER_S, RunConfig, check_repeats, parse_duration
 from lobkit.sim.metrics import coupling_variance_ratio, pair_impact
 from lobkit.sim.results import CompareResult, RunResult
 from lobkit.stats import mean_ci
+from lobkit.validate import show
 
 
 def simulate(cfg: RunConfig, seed=None, agent: Agent | None = None, *, jit: bool = True, progress: bool = False,
@@ -165,7 +166,7 @@ def impulse_response(cfg: RunConfig, seed=None, *, lots=(1, 5, 25, 100), pairs: 
     for q in lots:
         check_value("lots", q, "int", lo=1, hi=MAX_AGENT_LOTS, unit="lots")
     if side not in ("buy", "sell"):
-        raise ConfigError(f"side: buy or sell, got {side!r}")
+        raise ConfigError(f"side: buy or sell, got {show(side)}")
     check_value("pairs", pairs, "int", lo=2, hi=100_000)
     horizon_ns = parse_duration(horizon, "horizon")
     if horizon_ns < cfg.market.sample_ns:
