@@ -154,3 +154,18 @@ def test_names_shared_by_two_parts_must_be_qualified():
     # the impulse agent's `side` and nothing else; an unknown name suggests the close ones
     with pytest.raises(ConfigError, match="did you mean short"):
         resolve(RunConfig(), "shrt")
+
+
+def test_experiment_settings_have_the_same_defaults_in_the_cli_and_the_api():
+    """Beyond the configuration: repeats, pairs, lots, horizon, side, jobs, out, backend, metric."""
+    pairs = {("compare", lobkit.compare): ("repeats",),
+             ("impact", lobkit.impact): ("lots", "pairs", "horizon", "side"),
+             ("sweep", lobkit.sweep): ("repeats", "jobs", "out", "backend", "metric")}
+    for (cmd, fn), names in pairs.items():
+        api = inspect.signature(fn).parameters
+        opts = {p.name: p.default for p in cli.commands[cmd].params}
+        for name in names:
+            a, c = api[name].default, opts[name]
+            if isinstance(a, tuple):
+                a = ",".join(map(str, a))
+            assert str(a) == str(c), (cmd, name, a, c)

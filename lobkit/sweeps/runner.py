@@ -802,16 +802,28 @@ def _stop_backend(it, client, cluster, worker_pids: list[int], scheduler: Any, c
         with warnings.catch_warnings():  # joblib warns that the cancelled tasks were not used: we know
             warnings.simplefilter("ignore")
             it.close()
+    import logging
+
+    dask_log = logging.getLogger("distributed")
+    level = dask_log.level
     if not completed:
+        # the killed workers' connections close under the client: distributed logs each one with a traceback,
+        # which is noise to a person who stopped the sweep (the sweep says what happened, on one line)
+        if client is not None:
+            dask_log.setLevel(logging.CRITICAL)
         for pid in worker_pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-    if client is not None and (scheduler is None or isinstance(scheduler, str)):
-        with contextlib.suppress(Exception):
-            client.close(timeout=10)  # ours; a Client passed in stays open
-    if cluster is not None:
-        with contextlib.suppress(Exception):
-            cluster.close(timeout=10)
+    try:
+        if client is not None and (scheduler is None or isinstance(scheduler, str)):
+            with contextlib.suppress(Exception):
+                client.close(timeout=10)  # ours; a Client passed in stays open
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=10)
+    finally:
+        if completed:
+            dask_log.setLevel(level)
 
 
 class _ParamsLookup:

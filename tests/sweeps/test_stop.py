@@ -110,7 +110,15 @@ def test_every_way_of_stopping_a_sweep_leaves_no_process_and_keeps_finished_conf
     # what had finished is on disk, whole (every part readable), and the sweep was stopped in the middle
     done = _done_indices(out / "results", N_CONFIGS, 1)
     assert before <= done and len(done) < N_CONFIGS
-    assert not list((out / "results").glob(".*.tmp"))
+    stale = list((out / "results").glob(".*.tmp"))
+    if signame == "SIGKILL":
+        # a process killed while it wrote a part cannot remove its temporary file: the next run of the sweep does
+        from lobkit.sweeps.runner import _prepare_dir, read_manifest
+
+        assert all(f".{proc.pid}.tmp" in p.name for p in stale), stale  # only the killed sweep's own
+        _prepare_dir(out, False, read_manifest(out))  # what the next run (--resume) does first
+        stale = list((out / "results").glob(".*.tmp"))
+    assert not stale
 
 
 @pytest.mark.parametrize(
