@@ -736,7 +736,7 @@ def run_benchmarks(names: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 epilog="Without a command: cli, then figures (regenerate everything).")
     sub = ap.add_subparsers(dest="what")
     sub.add_parser("cli", help="regenerate docs/cli.md")
     sub.add_parser("figures", help="re-render the figure sections from benchmarks/results/*.json")
