@@ -178,6 +178,15 @@ def test_the_figure_pattern(text, found):
     assert [m.group(0) for m in FIGURE_RE.finditer(text)] == found
 
 
+@pytest.mark.parametrize("key", sorted(docs.VIEWS))
+def test_every_view_renders_from_the_committed_json(key):
+    """Also the views no doc uses yet (benchmarks/results/simulate.json: for docs/simulator.md)."""
+    text = docs.render_text(f"<!-- figures: {key} -->\n", load())
+    body = text.split("\n", 1)[1]
+    assert "| what" in body or "| stream" in body
+    assert "Measured" in body and "UTC" in body
+
+
 def test_rendering_is_idempotent_and_adds_end_markers(tmp_path):
     text = "# x\n\n<!-- figures: benchmarks/results/engine.json replay -->\n\nafter\n"
     once = docs.render_text(text, load())
