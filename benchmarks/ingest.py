@@ -11,6 +11,10 @@ the date (UTC) and the machine (CPU model, cores, memory, OS, Python), so that a
 them; docs render their figures from it (``<!-- figures: benchmarks/results/ingest.json -->``).
 
     .venv/bin/python benchmarks/ingest.py --json
+    .venv/bin/python benchmarks/ingest.py --out benchmarks/results/ingest.json
+
+The JSON's ``targets`` hold what the figures are judged against (``pass``: met or not), and
+``load_average_1min`` the 1-minute load average before and after the measurement.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ from lobkit.data.migrate import migrate, naive_insert  # noqa: E402
 from lobkit.data.sample import write_sample_db  # noqa: E402
 from lobkit.data.stream import stream_db  # noqa: E402
 from lobkit.data.timescale import DbConfig, init_db  # noqa: E402
+
+# What the figures are judged against: snapshots/s of migrate and of the reader, and migrate's speed-up over a
+# naive row-by-row INSERT loop.
+TARGETS = {"migrate_snapshots_per_s": 50_000, "speedup_vs_naive": 20, "read_snapshots_per_s": 200_000}
 
 _READ = r"""
 import json, sys, time
@@ -147,7 +155,9 @@ def _server_cpu(server) -> float | None:
 @click.option("--connections", default=2, show_default=True, help="COPY connections of migrate.")
 @click.option("--repeat", default=3, show_default=True, help="Best of this many migrate runs and reader passes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, repeat, as_json):
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the JSON object to this file (e.g. benchmarks/results/ingest.json).")
+def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, repeat, as_json, out):
     """Measure migrate, the naive loop and the reader; print a table or one JSON object."""
     with tempfile.TemporaryDirectory(prefix="lobkit-bench-") as tmp:
         server = None
@@ -203,12 +213,22 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
                 "read_rss_after_imports_mb": round(r["rss_imports_mb"], 1),
                 "read_warmup_seconds": round(r["warm_secs"], 2),
                 "chunk_size": chunk_size,
-                "load_avg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                 "server": server.kind if server else "given",
             }
+            res["targets"] = dict(TARGETS)
+            res["pass"] = {k: res[k] >= v for k, v in TARGETS.items()}
         finally:
             if server is not None:
                 localdb.stop_server(server)
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(res, indent=2) + "\n")
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write --out {out}: {exc.strerror}") from None
     if as_json:
         click.echo(json.dumps(res))
     else:

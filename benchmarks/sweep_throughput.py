@@ -4,8 +4,10 @@
     .venv/bin/python benchmarks/sweep_throughput.py --json --out benchmarks/results/sweep.json
     .venv/bin/python benchmarks/sweep_throughput.py --configs 100 --big 0 --rounds 1     # quick look
 
-The JSON holds the measured keys, ``date`` (UTC, ISO 8601) and ``machine`` (CPU model, cores, usable cores,
-memory, OS and library versions): a figure means little without them on a shared machine. The measuring code
+The JSON holds the measured keys, ``date`` (UTC, ISO 8601), ``machine`` (CPU model, cores, usable cores,
+memory, OS and library versions) and ``load_average_1min`` (before, after): a figure means little without them
+on a shared machine. ``targets`` and ``pass``: the scaling from 1 to 2 workers (at least 1.8x) and the big sweep
+(at most 60 s), met or not. The measuring code
 lives in :mod:`lobkit.sweeps.bench` (also behind the sweep keys of ``benchmarks/simulate.py``); see its
 docstring and ``docs/sweeps.md`` for what is measured.
 """
@@ -25,6 +27,9 @@ from lobkit.sweeps.bench import machine_description, sweep_benchmark, sweep_thro
 
 __all__ = ["main", "sweep_benchmark", "sweep_throughput"]
 
+SCALING_TARGET = 1.8  # 2 workers at least 1.8x as many simulations per second as 1 (at least)
+BIG_SWEEP_SECONDS = 60  # the big sweep (1,000 configurations of 100,000-event simulations) in at most this
+
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -37,10 +42,15 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     figures = sweep_benchmark(configs=a.configs, events=a.events, big=a.big, rounds=a.rounds)
+    load = [round(figures.pop("load_avg_1min_before"), 2), round(figures.pop("load_avg_1min_after"), 2)]
     out = {"benchmark": "sweep_throughput", "date": started.isoformat().replace("+00:00", "Z"),
            "machine": machine_description(),
            "parameters": {"configs": a.configs, "events": a.events, "big": a.big, "rounds": a.rounds},
-           **figures}
+           **figures, "load_average_1min": load}
+    big_key = f"sweep_{a.big}x{a.events // 1000}k_seconds"
+    out["targets"] = {"sweep_scaling": SCALING_TARGET, **({big_key: BIG_SWEEP_SECONDS} if a.big else {})}
+    out["pass"] = {"sweep_scaling": out["sweep_scaling"] >= SCALING_TARGET,
+                   **({big_key: out[big_key] <= BIG_SWEEP_SECONDS} if a.big else {})}
     text = json.dumps(out, indent=2)
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,8 @@ _table_opt = click.option("--table", default="lob_snapshots", show_default=True,
 
 
 @click.command("sample-data")
-@click.option("--out", "out", default="lob-btc.db", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out", default="lob-btc.db", show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite file to write (whole or not at all; an existing file needs --force).")
 @click.option("--snapshots", default=5000, show_default=True, type=int,
               help="Number of snapshots (1 to 10,000,000).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (numpy SeedSequence), 0 to 2**64-1.")
