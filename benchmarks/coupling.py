@@ -9,8 +9,9 @@ For each registered order-flow model (``--flow``, default all):
 * the momentum strategy's comparison (:func:`lobkit.sim.compare`, ``--repeats`` pairs of one hour): the variance of
   ``pnl - paper_pnl`` over its variance with independent seeds (target at most 0.05), the mean impact cost.
 
-Prints a summary, or one JSON object with ``--json`` (``--out FILE`` also writes it): ``date``, ``machine``,
-``parameters`` and, per flow model, the figures above.
+Prints a summary, or one JSON object with ``--json`` (``--out FILE`` also writes it, atomically): ``date``,
+``machine``, ``load_average_1min`` (before, after), ``parameters``, ``targets`` and, per flow model, the figures
+above with ``pass`` (each target met or not).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,23 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 LOTS = (1, 5, 25, 100)
 LAGS = (1.0, 60.0, 600.0)
-
-
-def machine() -> dict:
-    import numba
-    import numpy
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version(), "numpy": numpy.__version__, "numba": numba.__version__,
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+TARGETS = {"impulse_1_sd_ticks_600s_at_most": 2.0, "momentum_variance_ratio_at_most": 0.05}
 
 
 def measure(flow: str, pairs: int, repeats: int, seed: int) -> dict:
@@ -91,15 +75,27 @@ def main() -> None:
     args = ap.parse_args()
 
     from lobkit.flows import flow_names
+    from lobkit.sweeps.bench import machine_description
 
     flows = args.flow or flow_names()
-    res = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine(),
+    load_before = os.getloadavg()[0]
+    res = {"benchmark": "coupling", "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+           "machine": machine_description(),
            "parameters": {"pairs": args.pairs, "repeats": args.repeats, "seed": args.seed, "lots": list(LOTS)},
            "flows": {f: measure(f, args.pairs, args.repeats, args.seed) for f in flows}}
+    res["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    res["targets"] = dict(TARGETS)
+    sd_max, ratio_max = TARGETS["impulse_1_sd_ticks_600s_at_most"], TARGETS["momentum_variance_ratio_at_most"]
+    for r in res["flows"].values():
+        r["pass"] = {"impulse_1_sd_ticks_600s": r["impulse_1_sd_ticks_600s"] <= sd_max,
+                     "impulse_increasing_and_concave": r["impulse_increasing"] and r["impulse_concave"],
+                     "momentum_variance_ratio": r["momentum_variance_ratio"] <= ratio_max}
     text = json.dumps(res, indent=2)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}.tmp")
+        tmp.write_text(text + "\n")
+        os.replace(tmp, args.out)
     if args.json:
         print(text)
         return

@@ -5,8 +5,8 @@
     python scripts/docs.py figures          # the figure sections only (from benchmarks/results/*.json)
     python scripts/docs.py check            # exit 1 when docs/cli.md or a figure section is stale
     python scripts/docs.py blocks           # list the fenced code blocks of the docs and how the test runs them
-    python scripts/docs.py bench [NAME ...] # run benchmarks one at a time (engine simulate sweep ingest), write
-                                            # benchmarks/results/NAME.json, then re-render the figures
+    python scripts/docs.py bench [NAME ...] # run benchmarks one at a time (engine simulate sweep ingest
+                                            # coupling), write benchmarks/results/NAME.json, re-render the figures
 
 **Figures.** Every benchmark writes its latest JSON object, with its date, machine and load average, to
 ``benchmarks/results/NAME.json`` (committed). A doc shows figures only between a begin and an end marker::
@@ -17,7 +17,7 @@
 
 The text after ``figures:`` names a view of :data:`VIEWS` (``benchmarks/results/engine.json``,
 ``benchmarks/results/engine.json replay``, ``benchmarks/results/ingest.json``, ``benchmarks/results/sweep.json``,
-``benchmarks/results/simulate.json``, ``performance`` for README's table). A begin marker without an end marker
+``benchmarks/results/simulate.json``, ``benchmarks/results/coupling.json``, ``performance`` for README's table). A begin marker without an end marker
 gets one on the first render. Targets are read from the JSON (each benchmark script states its own) and met or
 missed is computed from the figures. ``tests/test_docs.py`` checks that every rendered section equals what
 this script renders from the committed JSON, and that no text outside them holds a hand-typed figure.
@@ -390,6 +390,36 @@ def view_performance(load: Callable[[str], dict]) -> str:
     return "\n".join(out + (["", "Migration is bound by CPU. " + limit] if limit else []))
 
 
+def view_coupling(load: Callable[[str], dict]) -> str:
+    """docs/simulator.md: how much of a comparison is impact (benchmarks/coupling.py), per flow model."""
+    c = load("coupling")
+    t = need(c, "targets")
+    p = need(c, "parameters")
+    lots = p["lots"]
+    out = [provenance(c, "benchmarks/results/coupling.json") + f" Impulse responses over {p['pairs']} seed pairs "
+           f"per size, the momentum comparison over {p['repeats']} one-hour pairs.", ""]
+    for flow, r in need(c, "flows").items():
+        def means(lag: str) -> str:
+            return " / ".join(f"{r[f'impulse_{q}_mean_ticks_{lag}']:+.2f}" for q in lots) + " ticks"
+
+        shape_ok = r["impulse_increasing"] and r["impulse_concave"]
+        rows = [
+            judged(f"`--flow {flow}`: one 1-lot market order, standard deviation across pairs of the mid difference "
+                   "10 min later", r["impulse_1_sd_ticks_600s"], t["impulse_1_sd_ticks_600s_at_most"],
+                   lambda v: f"{v:.2f} ticks", at_most=True),
+            [f"mean mid difference 10 min after one order of {' / '.join(map(str, lots))} lots", means("600s"),
+             "increasing, concave", verdict(shape_ok)],
+            ["the same 1 s and 1 min after the order", f"{means('1s')}; {means('60s')}", "", ""],
+            judged("momentum strategy's comparison: variance of pnl - paper pnl over that of independent seeds",
+                   r["momentum_variance_ratio"], t["momentum_variance_ratio_at_most"], lambda v: f"{v:.3f}",
+                   at_most=True),
+            ["its mean impact cost (paper PnL - PnL) and mean absolute final mid difference",
+             f"{r['momentum_impact_cost_mean']:+.3f}; {r['momentum_mid_diff_final_abs_ticks']:.2f} ticks", "", ""],
+        ]
+        out.append(judged_table(rows))
+    return "\n".join(out)
+
+
 #: Marker key -> renderer. A renderer gets ``load(name)`` (the parsed ``benchmarks/results/<name>.json``).
 VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/engine.json": view_engine,
@@ -397,6 +427,7 @@ VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/ingest.json": view_ingest,
     "benchmarks/results/sweep.json": view_sweep,
     "benchmarks/results/simulate.json": view_simulate,
+    "benchmarks/results/coupling.json": view_coupling,
     "performance": view_performance,
 }
 
@@ -713,7 +744,7 @@ def all_blocks(root: Path = ROOT) -> list[Block]:
 
 #: Benchmark name -> its script (each writes benchmarks/results/<name>.json with --out).
 BENCHMARKS = {"engine": "engine.py", "simulate": "simulate.py", "sweep": "sweep_throughput.py",
-              "ingest": "ingest.py"}
+              "ingest": "ingest.py", "coupling": "coupling.py"}
 
 
 def run_benchmarks(names: list[str]) -> int:

@@ -114,9 +114,12 @@ def test_a_bare_number_is_seconds_everywhere():
 
 def test_one_default_seed_everywhere():
     assert DEFAULT_SEED is None
-    for fn in (lobkit.run, lobkit.compare, lobkit.impact, lobkit.sweep):
+    from lobkit.data.sample import write_sample_db
+    from lobkit.sweeps.runner import sweep
+
+    for fn in (lobkit.run, lobkit.compare, lobkit.impact, lobkit.sweep, sweep, write_sample_db):
         assert inspect.signature(fn).parameters["seed"].default is DEFAULT_SEED, fn.__name__
-    for cmd in ("run", "compare", "impact", "sweep"):
+    for cmd in ("run", "compare", "impact", "sweep", "sample-data"):
         opt = next(p for p in cli.commands[cmd].params if p.name == "seed")
         assert opt.default is None, cmd
 

@@ -82,15 +82,19 @@ _table_opt = click.option("--table", default="lob_snapshots", show_default=True,
               help="SQLite file to write (whole or not at all; an existing file needs --force).")
 @click.option("--snapshots", default=5000, show_default=True, type=int,
               help="Number of snapshots (1 to 10,000,000).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed (numpy SeedSequence), 0 to 2**64-1.")
+@click.option("--seed", default=None, metavar="N",
+              help="Seed, a non-negative integer [default: fresh entropy, printed].")
 @click.option("--levels", default=20, show_default=True, type=int, help="Levels per side (1 to 1000).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def sample_data(out, snapshots, seed, levels, force):
     """Write a synthetic SQLite snapshot file in exactly the schema of lob-btc.db."""
+    from lobkit.cli.sim import seed_from_cli
     from lobkit.data.sample import write_sample_db
+    from lobkit.seeds import seed_sequence
 
-    p = write_sample_db(out, snapshots, seed, levels, overwrite=force)
-    click.echo(f"wrote {snapshots} snapshots x {levels} levels to {p}")
+    ss = seed_sequence(seed_from_cli(seed))
+    p = write_sample_db(out, snapshots, ss, levels, overwrite=force)
+    click.echo(f"wrote {snapshots} snapshots x {levels} levels to {p} (seed {ss.entropy})")
 
 
 @click.group("db")

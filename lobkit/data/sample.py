@@ -49,7 +49,6 @@ def _books(rng: np.random.Generator, n: int, levels: int, last_bid: int) -> tupl
 
 
 MAX_SNAPSHOTS = 10_000_000  # ~40 levels each: 400 M level rows, ~15 GB of SQLite at most
-MAX_SEED = 2**64 - 1
 _TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp(?:-journal|-wal|-shm)?$")
 
 
@@ -108,12 +107,13 @@ def _sigterm_unwinds():
             signal.signal(sig, handler)
 
 
-def write_sample_db(path: str | Path, snapshots: int, seed: int, levels: int = 20, *,
+def write_sample_db(path: str | Path, snapshots: int, seed=None, levels: int = 20, *,
                     start: datetime = datetime(2015, 5, 1, tzinfo=UTC), mean_gap_s: float = 3.6,
                     overwrite: bool = False) -> Path:
     """Write ``snapshots`` synthetic snapshots with ``levels`` levels a side to the SQLite file ``path``.
 
-    ``snapshots``: 1 to 10,000,000; ``seed``: 0 to 2**64-1; ``levels``: 1 to 1000. The file appears whole or not
+    ``snapshots``: 1 to 10,000,000; ``seed``: a non-negative integer, a SeedSequence, or None for fresh entropy
+    (:func:`lobkit.seeds.seed_sequence`); ``levels``: 1 to 1000. The file appears whole or not
     at all: it is written to ``.NAME.PID.tmp`` in the same directory and renamed at the end; every exit path
     (errors, Ctrl-C, SIGTERM) removes the temp file, and a later run removes those of killed runs (SIGKILL).
     An existing ``path`` is replaced only with ``overwrite`` and only once the new file is complete.
@@ -123,7 +123,9 @@ def write_sample_db(path: str | Path, snapshots: int, seed: int, levels: int = 2
     """
     path = Path(path)
     snapshots = _int_in("snapshots", snapshots, 1, MAX_SNAPSHOTS)
-    seed = _int_in("seed", seed, 0, MAX_SEED)
+    from lobkit.seeds import seed_sequence
+
+    seed = seed_sequence(seed)
     levels = _int_in("levels", levels, 1, 1000)
     try:
         gap = float(mean_gap_s)
@@ -146,7 +148,7 @@ def write_sample_db(path: str | Path, snapshots: int, seed: int, levels: int = 2
     if not path.parent.is_dir():
         raise InputFormatError(path, None, f"cannot write: {path.parent} is not a directory")
     remove_stale_temp_files(path)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    rng = np.random.default_rng(seed)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     conn = None
     try:

@@ -573,7 +573,7 @@ def sweep(
     base_cfg: Any,
     grid: Grid | str | Mapping | Path,
     repeats: int = 1,
-    seed: int | np.random.SeedSequence | None = 0,
+    seed: int | np.random.SeedSequence | None = None,
     jobs: int = 1,
     out: str | Path = "sweeps/out",
     backend: str = "loky",
