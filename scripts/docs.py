@@ -17,7 +17,8 @@
 
 The text after ``figures:`` names a view of :data:`VIEWS` (``benchmarks/results/engine.json``,
 ``benchmarks/results/engine.json replay``, ``benchmarks/results/ingest.json``, ``benchmarks/results/sweep.json``,
-``benchmarks/results/simulate.json``, ``benchmarks/results/coupling.json``, ``performance`` for README's table). A begin marker without an end marker
+``benchmarks/results/simulate.json``, ``benchmarks/results/coupling.json``, ``performance`` for README's table).
+A begin marker without an end marker
 gets one on the first render. Targets are read from the JSON (each benchmark script states its own) and met or
 missed is computed from the figures. ``tests/test_docs.py`` checks that every rendered section equals what
 this script renders from the committed JSON, and that no text outside them holds a hand-typed figure.
@@ -398,18 +399,18 @@ def view_coupling(load: Callable[[str], dict]) -> str:
     lots = p["lots"]
     out = [provenance(c, "benchmarks/results/coupling.json") + f" Impulse responses over {p['pairs']} seed pairs "
            f"per size, the momentum comparison over {p['repeats']} one-hour pairs.", ""]
-    for flow, r in need(c, "flows").items():
-        def means(lag: str) -> str:
-            return " / ".join(f"{r[f'impulse_{q}_mean_ticks_{lag}']:+.2f}" for q in lots) + " ticks"
+    def means(r: dict, lag: str) -> str:
+        return " / ".join(f"{r[f'impulse_{q}_mean_ticks_{lag}']:+.2f}" for q in lots) + " ticks"
 
+    for flow, r in need(c, "flows").items():
         shape_ok = r["impulse_increasing"] and r["impulse_concave"]
         rows = [
             judged(f"`--flow {flow}`: one 1-lot market order, standard deviation across pairs of the mid difference "
                    "10 min later", r["impulse_1_sd_ticks_600s"], t["impulse_1_sd_ticks_600s_at_most"],
                    lambda v: f"{v:.2f} ticks", at_most=True),
-            [f"mean mid difference 10 min after one order of {' / '.join(map(str, lots))} lots", means("600s"),
+            [f"mean mid difference 10 min after one order of {' / '.join(map(str, lots))} lots", means(r, "600s"),
              "increasing, concave", verdict(shape_ok)],
-            ["the same 1 s and 1 min after the order", f"{means('1s')}; {means('60s')}", "", ""],
+            ["the same 1 s and 1 min after the order", f"{means(r, '1s')}; {means(r, '60s')}", "", ""],
             judged("momentum strategy's comparison: variance of pnl - paper pnl over that of independent seeds",
                    r["momentum_variance_ratio"], t["momentum_variance_ratio_at_most"], lambda v: f"{v:.3f}",
                    at_most=True),
