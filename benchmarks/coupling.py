@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _results import write_result  # noqa: E402  (benchmarks/_results.py)
 
 LOTS = (1, 5, 25, 100)
 LAGS = (1.0, 60.0, 600.0)
@@ -92,10 +93,7 @@ def main() -> None:
                      "momentum_variance_ratio": r["momentum_variance_ratio"] <= ratio_max}
     text = json.dumps(res, indent=2)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}.tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, args.out)
+        write_result(args.out, res)
     if args.json:
         print(text)
         return

@@ -40,6 +40,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _results import positive_int, write_result  # noqa: E402  (benchmarks/_results.py)
 
 from lobkit.engine import OrderBook, nb  # noqa: E402
 from lobkit.engine.messages import MESSAGE_DTYPE, OP_LIMIT, message_columns  # noqa: E402
@@ -220,16 +221,6 @@ def replay() -> tuple[float | None, str]:
     return float(r["messages_per_s"]), f"{files[-1].name}: {r['messages']} messages, best of {r['repeats']}"
 
 
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -323,9 +314,7 @@ def main(argv=None) -> int:
     text = json.dumps(out, indent=None)
     if a.out is not None:
         try:
-            tmp = a.out.with_name(f".{a.out.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(out, indent=2) + "\n")
-            os.replace(tmp, a.out)
+            write_result(a.out, out)
         except OSError as exc:
             print(f"benchmarks/engine.py: cannot write --out {a.out}: {exc.strerror}", file=sys.stderr)
             return 1

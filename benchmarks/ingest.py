@@ -35,6 +35,7 @@ import psycopg2
 from psycopg2 import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _results import write_result  # noqa: E402  (benchmarks/_results.py)
 
 from lobkit.data import localdb  # noqa: E402
 from lobkit.data.migrate import migrate, naive_insert  # noqa: E402
@@ -223,10 +224,7 @@ def main(dsn, snapshots, naive_snapshots, batch_size, chunk_size, connections, r
                 localdb.stop_server(server)
     if out is not None:
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(res, indent=2) + "\n")
-            os.replace(tmp, out)
+            write_result(out, res)
         except OSError as exc:
             raise click.ClickException(f"cannot write --out {out}: {exc.strerror}") from None
     if as_json:

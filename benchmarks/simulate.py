@@ -36,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _results import positive_int, write_result  # noqa: E402  (benchmarks/_results.py)
 
 TARGETS = {"sim_events_per_s": 2e6}  # events per wall second of a whole run, one core
 
@@ -57,16 +58,6 @@ def compile_seconds(cache_dir: str) -> float:
     if p.returncode != 0:
         raise SystemExit(f"benchmarks/simulate.py: the compile-time subprocess failed:\n{p.stderr}")
     return float(p.stdout.strip().splitlines()[-1])
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(res, indent=2)
     if a.out is not None:
         try:
-            a.out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = a.out.with_name(f".{a.out.name}.{os.getpid()}.tmp")
-            tmp.write_text(text + "\n")
-            os.replace(tmp, a.out)
+            write_result(a.out, res)
         except OSError as exc:
             print(f"benchmarks/simulate.py: cannot write --out {a.out}: {exc.strerror}", file=sys.stderr)
             return 1

@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _results import write_result  # noqa: E402  (benchmarks/_results.py)
 
 from lobkit.sweeps.bench import machine_description, sweep_benchmark, sweep_throughput  # noqa: E402
 
@@ -53,10 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
                    **({big_key: out[big_key] <= BIG_SWEEP_SECONDS} if a.big else {})}
     text = json.dumps(out, indent=2)
     if a.out is not None:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = a.out.with_name(f".{a.out.name}.{os.getpid()}.tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, a.out)
+        write_result(a.out, out)
     if a.json:
         print(text)
     else:

@@ -242,28 +242,7 @@ def drain_fills(book, sim):
 
 
 @_inline
-def _log_order(sim, ts, op, side, flags, price, size, oid, owner, status, qty):
-    scalars = sim.scalars
-    if scalars[S_RECORD] != 0:
-        k = scalars[S_N_LOGGED_ORDERS]
-        log = sim.order_log
-        log[k, LOG_TS] = ts
-        log[k, LOG_OP] = op
-        log[k, LOG_SIDE] = side
-        log[k, LOG_FLAGS] = flags
-        log[k, LOG_PRICE] = price
-        log[k, LOG_SIZE] = size
-        log[k, LOG_OID] = oid
-        log[k, LOG_OWNER] = owner
-        log[k, LOG_STATUS] = status
-        log[k, LOG_QTY] = qty
-        scalars[S_N_LOGGED_ORDERS] = k + 1
-
-
-@_inline
-def _log_agent_order(sim, ts, op, side, flags, price, size, oid, owner, status, qty):
-    k = sim.scalars[S_N_AGENT_LOGGED]
-    log = sim.agent_log
+def _write_log_row(log, k, ts, op, side, flags, price, size, oid, owner, status, qty):
     log[k, LOG_TS] = ts
     log[k, LOG_OP] = op
     log[k, LOG_SIDE] = side
@@ -274,6 +253,23 @@ def _log_agent_order(sim, ts, op, side, flags, price, size, oid, owner, status, 
     log[k, LOG_OWNER] = owner
     log[k, LOG_STATUS] = status
     log[k, LOG_QTY] = qty
+
+
+@_inline
+def _log_order(sim, ts, op, side, flags, price, size, oid, owner, status, qty):
+    """Append to the order log (when recording)."""
+    scalars = sim.scalars
+    if scalars[S_RECORD] != 0:
+        k = scalars[S_N_LOGGED_ORDERS]
+        _write_log_row(sim.order_log, k, ts, op, side, flags, price, size, oid, owner, status, qty)
+        scalars[S_N_LOGGED_ORDERS] = k + 1
+
+
+@_inline
+def _log_agent_order(sim, ts, op, side, flags, price, size, oid, owner, status, qty):
+    """Append to the agents' order log (always)."""
+    k = sim.scalars[S_N_AGENT_LOGGED]
+    _write_log_row(sim.agent_log, k, ts, op, side, flags, price, size, oid, owner, status, qty)
     sim.scalars[S_N_AGENT_LOGGED] = k + 1
 
 

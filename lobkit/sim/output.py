@@ -194,6 +194,12 @@ def _fig(nrows: int, heights, figsize=(11, 8)):
     return fig, axes, plt
 
 
+def _save(fig, plt, path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _shade_warmup(axes, warmup_min: float) -> None:
     if warmup_min > 0:
         for ax in axes:
@@ -254,9 +260,7 @@ def plot_run(res: RunResult, path: str | Path) -> None:
     fig.suptitle(f"{s['agent']} agent, seed {res.seed}: PnL {s['final_pnl']:+.4g}, {s['n_trades']} fills, "
                  f"max drawdown {s['max_drawdown']:.3g}, fees {s['fees']:.3g} | mean spread "
                  f"{s['mean_spread_ticks']:.2f} ticks, {s['n_events']:,} events", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, plt, path)
 
 
 def plot_compare(res: CompareResult, path: str | Path) -> None:
@@ -295,9 +299,7 @@ def plot_compare(res: CompareResult, path: str | Path) -> None:
     fig.suptitle(f"Counterfactual, {s['repeats']} seed pair(s): PnL {s['pnl_mean']:+.4g}{ci}, impact cost "
                  f"{s['impact_cost_mean']:+.3g} | mean mid diff {s['mid_diff_mean_mean'] / m.tick_size:+.2f} ticks, "
                  f"volume diff {s['volume_diff_mean']:+.0f} lots", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, plt, path)
 
 
 def plot_impact(res, path: str | Path) -> None:
@@ -340,6 +342,4 @@ def plot_impact(res, path: str | Path) -> None:
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(f"Impulse response: one {res.side} market order at the end of the warm-up, {s['pairs']} seed pairs "
                  f"per size (seed {res.seed})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, plt, path)
