@@ -128,7 +128,9 @@ class ImpactResult:
 
     ``curves``: one row per (``lots``, ``lag_s``): ``mean_ticks`` (mean mid difference, experiment minus baseline,
     in ticks), ``ci_low``/``ci_high`` (95% Student-t band of the mean), ``sd_ticks`` (standard deviation across the
-    pairs), ``pairs``. ``summary``: per size, the mean and sd at the horizon and the targets' checks.
+    pairs), ``pairs``. ``summary``: per size, the mean (``mean_ticks_Q``), its 95% band (``ci_low_Q``,
+    ``ci_high_Q``) and the standard deviation across pairs (``sd_ticks_Q``) at the horizon; ``increasing`` (the
+    means never decrease with the size) and ``concave`` (the slopes between consecutive sizes never increase).
     ``final``: the mid difference of every pair at the horizon (ticks), one column per size.
     """
 
