@@ -9,9 +9,10 @@ module that can contribute compiled code (:func:`stamped_sources`): changing any
 cache entry together.
 
 Which modules: every ``.py`` file under ``lobkit/`` except the kernel-free ones (:data:`KERNEL_FREE`: the CLI, the
-GUI, the report, the API and demo facades), which neither import Numba nor define kernels, overloads or
-constants that kernels read (``tests/test_jit_cache.py`` checks both rules on the whole package). Editing a
-kernel-free module keeps the cache; editing any other recompiles (a minute or two, once).
+GUI, the report, the learned models (PyTorch), the book images, the API and demo facades), which neither import
+Numba nor define kernels, overloads or constants that kernels read (``tests/test_jit_cache.py`` checks both rules
+on the whole package). Editing a kernel-free module keeps the cache; editing any other recompiles (a minute or
+two, once).
 
 Flow models from outside the package inline their overloads into the simulation loop, which is compiled once per
 model state type: those types carry a hash of their source file in their names (:mod:`lobkit.flows.types`), so
@@ -38,7 +39,7 @@ from numba.core import caching, config
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: Modules and packages (relative to lobkit/) that can contribute no compiled code, so are not stamped.
-KERNEL_FREE = ("cli/", "gui/", "report/", "api.py", "demo.py")
+KERNEL_FREE = ("cli/", "gui/", "report/", "training/", "data/images.py", "api.py", "demo.py")
 
 # The decorators of every lobkit kernel (engine, replay, agents, simulator loop, flow models). Kernels never
 # allocate, so they are compiled without Numba's reference counting (NRT): with it, every array taken from a state
