@@ -37,12 +37,14 @@ def _register_all() -> None:
     from lobkit.cli import lobster as _lobster
     from lobkit.cli import sim as _sim
     from lobkit.cli import sweep as _sweep
+    from lobkit.cli import training as _training
 
     _engine.register(main)
     _lobster.register(main)
     _data.register(main)
     _sim.register(main)
     _sweep.register(main)
+    _training.register(main)
 
 
 _register_all()

@@ -1,0 +1,58 @@
+"""Saving and loading the learned models: plain tensors and Python values, read back with
+``torch.load(weights_only=True)`` (no pickled code runs on load).
+
+Every file is a dict with ``format`` (what it is), ``format_version``, ``lobkit_version``, the model's ``config``
+and the fingerprint of its training data. Written to a temporary file and renamed, so a file is whole or absent.
+A file of another kind, format version or configuration, or a damaged one, is one clear error naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from lobkit.errors import ConfigError, InputFormatError
+
+FORMAT_VERSION = 1
+
+
+def save(path: str | Path, doc: dict) -> Path:
+    """Write ``doc`` (tensors, numbers, strings, lists, dicts) to ``path`` atomically."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            torch.save(doc, tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    return path
+
+
+def load(path: str | Path, kind: str, device: str | torch.device = "cpu") -> dict:
+    """The dict of a file written by :func:`save` whose ``format`` is ``kind``.
+
+    Raises :class:`InputFormatError` naming ``path`` when it is missing, damaged, not a lobkit file, of another
+    kind, or of another format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFormatError(path, None, "no such file")
+    try:
+        doc = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFormatError(path, None, f"not a readable model file ({first[:200]})") from None
+    if not isinstance(doc, dict) or "format" not in doc:
+        raise InputFormatError(path, None, "not a lobkit model file")
+    if doc["format"] != kind:
+        raise InputFormatError(path, None, f"is a {doc['format']} file, not a {kind} file")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise InputFormatError(path, None, f"format version {doc.get('format_version')} (made by lobkit "
+                                           f"{doc.get('lobkit_version')}); this lobkit reads version {FORMAT_VERSION}")
+    return doc
