@@ -357,7 +357,7 @@ def view_simulate(load: Callable[[str], dict]) -> str:
 
 def view_performance(load: Callable[[str], dict]) -> str:
     """README's table: the headline figures of every benchmark, with their targets."""
-    e, m, s, g = load("engine"), load("simulate"), load("sweep"), load("ingest")
+    e, m, s, g, t = load("engine"), load("simulate"), load("sweep"), load("ingest"), load("train")
     te = need(e, "targets")
     msgs = lambda v: m_rate(v, "msgs")  # noqa: E731
     streams = {k: label for k, _, label in _streams(e)}
@@ -376,14 +376,15 @@ def view_performance(load: Callable[[str], dict]) -> str:
         *_simulate_rows(m),
         *_sweep_rows(s),
         *_ingest_rows(g),
+        *_train_rows(t),
     ]
     if e.get("compile_seconds_cold") is not None and m.get("compile_seconds_cold") is not None:
         rows.append(["Numba compile, cold (empty cache) / warm start: engine; engine + simulator",
                      f"{secs(e['compile_seconds_cold'])} / {secs(e['compile_seconds_warm'])}; "
                      f"{secs(m['compile_seconds_cold'])} / {secs(m['compile_seconds_warm'])}", "", ""])
     dates = "; ".join(f"{name} {date_of(j)}, {load_of(j)}"
-                      for name, j in (("engine", e), ("simulator", m), ("sweeps", s), ("ingest", g)))
-    out = [f"Measured on this project's machine ({machine_text(e, m, s, g)}), one run of each benchmark ({dates}; "
+                      for name, j in (("engine", e), ("simulator", m), ("sweeps", s), ("ingest", g), ("training", t)))
+    out = [f"Measured on this project's machine ({machine_text(e, m, s, g, t)}), one run of each benchmark ({dates}; "
            "the cores are shared with other work). Engine and simulator figures are on one core after JIT warm-up, "
            "with the engine's full bookkeeping on (order ids, owners, a fill record per fill).", "",
            judged_table(rows)]
@@ -421,6 +422,65 @@ def view_coupling(load: Callable[[str], dict]) -> str:
     return "\n".join(out)
 
 
+def _train_rows(t: dict) -> list[list[str]]:
+    """The WGAN's speed and time-to-target rows (benchmarks/train.py)."""
+    tg, cpu = need(t, "targets"), need(t, "cpu")
+    rows = [[f"WGAN-GP training, default configuration ({t['torch_threads']} torch threads)",
+             f"{need(t, 'wgan_steps_per_s'):.2f} steps/s ({cpu['default']['training_images_per_s']:,} training "
+             f"images/s)", "", ""],
+            ["WGAN-GP training, small configuration", f"{cpu['small']['steps_per_s']:.2f} steps/s", "", ""]]
+    if t.get("cuda"):
+        rows.append(["WGAN-GP training on CUDA, default configuration", f"{t['cuda']['default']['steps_per_s']:.2f} "
+                     "steps/s", "", ""])
+    three = lambda v: f"{v:.3f}"  # noqa: E731
+    if t.get("default_c2st") is not None:
+        rows += [
+            judged(f"default configuration: classifier two-sample test after {secs(t['default_seconds'])} of training "
+                   f"({t['default']['final']['step']:,} steps; at most {tg['default_seconds_at_most']:.0f} s)",
+                   t["default_c2st"], tg["default_c2st_at_most"], three, at_most=True),
+            judged("default configuration: correlation distance of the level volumes, below both naive references "
+                   f"(theirs: {t['default']['final']['corr_distance_independent']:.3f} independent, "
+                   f"{t['default']['final']['corr_distance_gaussian']:.3f} Gaussian)", t["default_corr_distance"],
+                   min(t["default"]["final"]["corr_distance_independent"],
+                       t["default"]["final"]["corr_distance_gaussian"]), three, at_most=True),
+            judged("default configuration: nearest-neighbour ratio (below 0.8: memorisation)", t["default_nn_ratio"],
+                   tg["default_nn_ratio"], lambda v: f"{v:.2f}"),
+            judged(f"small configuration: classifier two-sample test after {secs(t['small_seconds'])} of training "
+                   f"({t['small']['final']['step']:,} steps; at most {tg['small_seconds_at_most']:.0f} s)",
+                   t["small_c2st"], tg["small_c2st_at_most"], three, at_most=True),
+        ]
+    return rows
+
+
+def view_train(load: Callable[[str], dict]) -> str:
+    """docs/training.md: the WGAN's speed, its evaluation over training time, and the references."""
+    t = load("train")
+    out = [provenance(t, "benchmarks/results/train.json") + " Training time excludes reading the data and the "
+           "evaluations; each evaluation generates as many books as are held out (1,000).", "",
+           judged_table(_train_rows(t))]
+    d = t.get("default")
+    if d:
+        out += ["", "The default configuration's evaluation along its training (one run, evaluated every "
+                f"{d['curve'][0]['step']:,} steps):", "",
+                table(["step", "training time", "c2st", "corr distance", "nn ratio", "one-sided books"],
+                      [[f"{p['step']:,}", secs(p["train_seconds"]), f"{p['c2st']:.3f}", f"{p['corr_distance']:.3f}",
+                        f"{p['nn_ratio']:.2f}", f"{p['generated_one_sided']} of {p['n_generated']}"]
+                       for p in d["curve"]], "rrrrrr"),
+                "", "References on the same held-out books: real training books "
+                f"{d['final']['c2st_real']:.3f} (correlation distance {d['final']['corr_distance_real']:.3f}), "
+                f"levels drawn independently {d['final']['c2st_independent']:.3f} "
+                f"({d['final']['corr_distance_independent']:.3f}), per-level Gaussian "
+                f"{d['final']['c2st_gaussian']:.3f} ({d['final']['corr_distance_gaussian']:.3f}); the same real "
+                f"books across a plain time split (the last fifth held out): {d['final']['c2st_real_time_split']:.3f}."]
+        m = d["final"]["marginals"]
+        keys = [k for k in ("spread", "imbalance_5", "bid_volume_1", "ask_volume_1", "depth_10") if k in m]
+        out += ["", "Marginals of the final model (total variation between histograms on common bins; Wasserstein-1 "
+                "over the pooled standard deviation), against held-out real books:", "",
+                table(["marginal", "TV", "W1 / sd"], [[k.replace("_", " "), f"{m[k]['tv']:.3f}",
+                                                       f"{m[k]['w1_std']:.3f}"] for k in keys], "lrr")]
+    return "\n".join(out)
+
+
 #: Marker key -> renderer. A renderer gets ``load(name)`` (the parsed ``benchmarks/results/<name>.json``).
 VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/engine.json": view_engine,
@@ -429,6 +489,7 @@ VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/sweep.json": view_sweep,
     "benchmarks/results/simulate.json": view_simulate,
     "benchmarks/results/coupling.json": view_coupling,
+    "benchmarks/results/train.json": view_train,
     "performance": view_performance,
 }
 
@@ -745,7 +806,7 @@ def all_blocks(root: Path = ROOT) -> list[Block]:
 
 #: Benchmark name -> its script (each writes benchmarks/results/<name>.json with --out).
 BENCHMARKS = {"engine": "engine.py", "simulate": "simulate.py", "sweep": "sweep_throughput.py",
-              "ingest": "ingest.py", "coupling": "coupling.py"}
+              "ingest": "ingest.py", "coupling": "coupling.py", "train": "train.py"}
 
 
 def run_benchmarks(names: list[str]) -> int:
