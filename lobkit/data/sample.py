@@ -139,6 +139,16 @@ def write_sample_db(path: str | Path, snapshots: int, seed=None, levels: int = 2
         raise ConfigError(f"start must be a datetime, got a {type(start).__name__}")
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
+    rng = np.random.default_rng(seed)
+    return write_snapshot_db(path, lambda conn: _write(conn, rng, snapshots, levels, start, gap), overwrite)
+
+
+def write_snapshot_db(path: str | Path, fill, overwrite: bool = False) -> Path:
+    """Create the SQLite file ``path`` in the schema of ``lob-btc.db`` and let ``fill(conn)`` insert its rows, whole
+    or not at all: written to ``.NAME.PID.tmp`` beside it and renamed at the end; every exit path (errors, Ctrl-C,
+    SIGTERM) removes the temp file, and a later run removes those of killed runs. An existing ``path`` is replaced
+    only with ``overwrite``. Raises :class:`InputFormatError` naming ``path`` when it exists or cannot be written."""
+    path = Path(path)
     if path.is_dir():
         raise InputFormatError(path, None, "is a directory (give a file name)")
     if path.exists() and not overwrite:
@@ -148,7 +158,6 @@ def write_sample_db(path: str | Path, snapshots: int, seed=None, levels: int = 2
     if not path.parent.is_dir():
         raise InputFormatError(path, None, f"cannot write: {path.parent} is not a directory")
     remove_stale_temp_files(path)
-    rng = np.random.default_rng(seed)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     conn = None
     try:
@@ -158,7 +167,7 @@ def write_sample_db(path: str | Path, snapshots: int, seed=None, levels: int = 2
                 conn.execute("PRAGMA journal_mode = OFF")  # a temp file: a failed write is discarded whole
                 conn.execute("PRAGMA synchronous = OFF")
                 conn.executescript(SCHEMA_SQL)
-                _write(conn, rng, snapshots, levels, start, gap)
+                fill(conn)
                 conn.commit()
                 conn.close()
                 conn = None
