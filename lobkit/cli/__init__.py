@@ -32,9 +32,11 @@ def main() -> None:
 
 
 def _register_all() -> None:
+    from lobkit.cli import bitstamp as _bitstamp
     from lobkit.cli import data as _data
     from lobkit.cli import engine as _engine
     from lobkit.cli import lobster as _lobster
+    from lobkit.cli import nhp as _nhp
     from lobkit.cli import sim as _sim
     from lobkit.cli import sweep as _sweep
     from lobkit.cli import training as _training
@@ -42,9 +44,11 @@ def _register_all() -> None:
     _engine.register(main)
     _lobster.register(main)
     _data.register(main)
+    _bitstamp.register(main)
     _sim.register(main)
     _sweep.register(main)
     _training.register(main)
+    _nhp.register(main)
 
 
 _register_all()

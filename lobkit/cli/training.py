@@ -41,16 +41,27 @@ _FIELD_HELP = {
 }
 
 
+def config_options(cls, helps: dict):
+    """A decorator adding one option per field of the configuration dataclass ``cls`` (``--field-name``, default
+    None: the dataclass's own default applies), with its help from ``helps`` and both defaults shown."""
+
+    def deco(f):
+        small = cls.small()
+        for fld in reversed(dataclasses.fields(cls)):
+            default = fld.default
+            kind = {bool: bool, int: int, float: float}.get(type(default), str)
+            f = click.option("--" + fld.name.replace("_", "-"), fld.name, type=kind, default=None,
+                             help=f"{helps.get(fld.name, fld.name)} [default: {default}; --small: "
+                                  f"{getattr(small, fld.name)}]")(f)
+        return f
+
+    return deco
+
+
 def _config_options(f):
     from lobkit.training.config import WGANConfig
 
-    for fld in reversed(dataclasses.fields(WGANConfig)):
-        default = fld.default
-        kind = {bool: bool, int: int, float: float}.get(type(default), str)
-        f = click.option("--" + fld.name.replace("_", "-"), fld.name, type=kind, default=None,
-                         help=f"{_FIELD_HELP.get(fld.name, fld.name)} [default: {default}; --small: "
-                              f"{getattr(WGANConfig.small(), fld.name)}]")(f)
-    return f
+    return config_options(WGANConfig, _FIELD_HELP)(f)
 
 
 def _data_options(f):

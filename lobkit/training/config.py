@@ -1,4 +1,5 @@
-"""The configuration of the WGAN (no PyTorch here: the CLI reads it to build its options)."""
+"""The configurations of the learned models, WGAN and neural Hawkes (no PyTorch here: the CLI reads them to build
+its options)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,25 @@ from lobkit.validate import check_field, show
 GEN_NORMS = ("pixel", "batch", "none")
 
 
+class _Stored:
+    """What a model file keeps of a configuration: its fields as a dict, and back (an unknown field: a file from
+    another version, one clear error)."""
+
+    LABEL = "configuration"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        extra = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if extra:
+            raise ConfigError(f"{cls.LABEL}: unknown fields {sorted(extra)} (a file from another version?)")
+        return cls(**d)
+
+
 @dataclass(frozen=True)
-class WGANConfig:
+class WGANConfig(_Stored):
     """How the WGAN is built and trained (validated on construction).
 
     Data: ``rows`` (a power of two, 16 to 4096), ``bucket_ticks``, ``tick_size``, ``log_range``, ``proximity_buckets``
@@ -27,6 +45,8 @@ class WGANConfig:
     this decay per step, Yazici et al. 2019; 0: the last weights), ``snapshot_every`` (a PNG of real and generated
     images every that many steps; 0: none).
     """
+
+    LABEL = "WGAN configuration"
 
     rows: int = 256
     bucket_ticks: int = 1
@@ -91,13 +111,52 @@ class WGANConfig:
         return BookImageTransform(rows=self.rows, bucket_ticks=self.bucket_ticks, tick_size=self.tick_size,
                                   log_range=self.log_range, proximity_buckets=self.proximity_buckets)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class NHPConfig(_Stored):
+    """The neural Hawkes model and its training (validated on construction).
+
+    ``n_types`` (1 to 64), ``hidden`` (GRU state size), ``embed`` (type embedding size), ``n_decays`` (exponentials
+    per type), ``max_distance`` (categories of the distance mark), ``window`` (events per training window),
+    ``batch_size`` (windows per step), ``epochs``, ``lr`` (Adam), ``mark_weight`` (of the marks' negative
+    log-likelihood in the loss; 0: not learned), ``split`` (the fraction of the stream's time used for training;
+    the rest is held out), ``max_seconds`` (stop after this much training time; 0: no limit).
+    """
+
+    LABEL = "NHP configuration"
+
+    n_types: int = 6
+    hidden: int = 64
+    embed: int = 8
+    n_decays: int = 3
+    max_distance: int = 32
+    window: int = 200
+    batch_size: int = 16
+    epochs: int = 20
+    lr: float = 3e-3
+    mark_weight: float = 1.0
+    split: float = 0.8
+    max_seconds: float = 0.0
+
+    def __post_init__(self):
+        check_field(self, "n_types", "int", lo=1, hi=64)
+        check_field(self, "hidden", "int", lo=1, hi=4096)
+        check_field(self, "embed", "int", lo=1, hi=1024)
+        check_field(self, "n_decays", "int", lo=1, hi=32)
+        check_field(self, "max_distance", "int", lo=2, hi=10_000)
+        check_field(self, "window", "int", lo=2, hi=100_000)
+        check_field(self, "batch_size", "int", lo=1, hi=65536)
+        check_field(self, "epochs", "int", lo=1, hi=100_000)
+        check_field(self, "lr", "number", lo=0.0, lo_open=True, hi=1.0)
+        check_field(self, "mark_weight", "number", lo=0.0, hi=1e6)
+        check_field(self, "split", "number", lo=0.0, lo_open=True, hi=1.0)
+        if self.split >= 1.0:
+            raise ConfigError(f"split: must be below 1 (some time is held out), got {self.split}")
+        check_field(self, "max_seconds", "number", lo=0.0)
 
     @classmethod
-    def from_dict(cls, d: dict) -> WGANConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        extra = set(d) - known
-        if extra:
-            raise ConfigError(f"WGAN configuration: unknown fields {sorted(extra)} (a file from another version?)")
-        return cls(**d)
+    def small(cls, **changes) -> NHPConfig:
+        """The demo's configuration (a minute on two cores)."""
+        return cls(**{**dict(hidden=16, epochs=6), **changes})
+
