@@ -19,6 +19,13 @@ def positive_int(text: str) -> int:
     return v
 
 
+def _plain(value):
+    """NumPy scalars (a numpy bool, an int64) as the Python values JSON knows."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 def write_result(path: Path, doc: dict) -> None:
     """Write ``doc`` as indented JSON to ``path`` whole or not at all (a temporary file renamed over it).
     Raises OSError when the file cannot be written."""
@@ -26,7 +33,7 @@ def write_result(path: Path, doc: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+        tmp.write_text(json.dumps(doc, indent=2, default=_plain) + "\n")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

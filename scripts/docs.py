@@ -481,6 +481,50 @@ def view_train(load: Callable[[str], dict]) -> str:
     return "\n".join(out)
 
 
+def view_nhp(load: Callable[[str], dict]) -> str:
+    """docs/nhp.md: lobkit's neural Hawkes process against EasyTPP's, and on the real streams."""
+    j = load("nhp")
+    tg = need(j, "targets")
+    four = lambda v: f"{v:.4f}"  # noqa: E731
+    out = [provenance(j, "benchmarks/results/nhp.json") + f" lobkit trained {j['oracle']['epochs']} epochs, EasyTPP "
+           f"{j['oracle']['easytpp_epochs']}, on {j['window']}-event windows with {j['oracle']['torch_threads']} "
+           "torch threads; held-out log-likelihood per event on the held-out part's windows, each conditioned on its "
+           "own events.", ""]
+    rows = []
+    for name in ("oracle", "lobster"):
+        r = need(j, name)
+        label = "Hawkes oracle (3 types)" if name == "oracle" else "LOBSTER AMZN level 5 (6 types)"
+        truth = f"; true model {r['true_test_ll']:.4f}" if "true_test_ll" in r else ""
+        rows.append(judged(f"{label}: log-likelihood per event, lobkit (EasyTPP NHP {r['easytpp_test_ll']:.4f}, "
+                           f"{r['easytpp_test_ll_3201_points']:.4f} with 3,201 points{truth})", r["nhp_test_ll"],
+                           r["easytpp_test_ll"], four,
+                           shown=f"{r['nhp_test_ll']:.4f}"))
+        rows.append(judged(f"{label}: training speed, lobkit over EasyTPP ({r['nhp_train_events_per_s']:,.0f} vs "
+                           f"{r['easytpp_train_events_per_s']:,.0f} events/s)", r["speedup"], tg["speedup"], times))
+        rows.append([f"{label}: next-type accuracy, lobkit / EasyTPP",
+                     f"{r['nhp_type_accuracy']:.3f} / {r['easytpp_type_accuracy']:.3f}", "", ""])
+    out.append(judged_table(rows))
+    real = j.get("real")
+    if real:
+        o = real.get("oracle")
+        if o:
+            out += ["", judged_table([judged(
+                f"the oracle check: held-out log-likelihood per event {o['test_ll_per_event']:.4f} against the true "
+                f"model's {o['true_test_ll_per_event']:.4f} (whole history; KS p-value of the compensator increments "
+                f"{o['ks_pvalue']:.2f})", o["gap_to_truth"], tg["oracle_gap_to_truth_at_most"],
+                lambda v: f"{v:.2%} off", at_most=True)])]
+        out += ["", "lobkit's model with its default configuration on each stream (held-out last 20% of the "
+                "time, conditioned on the whole history):", "",
+                table(["stream", "events", "lobkit", "Poisson", "Hawkes (tick)", "type accuracy (majority)",
+                       "time RMSE (mean gap's)", "KS p-value", "training"],
+                      [[re.sub(r"\S*/", "", r["source"]), f"{r['events']:,}", four(r["test_ll_per_event"]),
+                        four(r["poisson_test_ll_per_event"]), four(r["hawkes_test_ll_per_event"]),
+                        f"{r['type_accuracy']:.3f} ({r['majority_type_accuracy']:.3f})",
+                        f"{r['time_rmse']:.3f} s ({r['mean_gap_rmse']:.3f} s)", f"{r['ks_pvalue']:.2g}",
+                        f"{r['train_seconds']:.0f} s"] for r in real.values()], "lrrrrrrrr")]
+    return "\n".join(out)
+
+
 #: Marker key -> renderer. A renderer gets ``load(name)`` (the parsed ``benchmarks/results/<name>.json``).
 VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/engine.json": view_engine,
@@ -490,6 +534,7 @@ VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/simulate.json": view_simulate,
     "benchmarks/results/coupling.json": view_coupling,
     "benchmarks/results/train.json": view_train,
+    "benchmarks/results/nhp.json": view_nhp,
     "performance": view_performance,
 }
 
@@ -806,7 +851,7 @@ def all_blocks(root: Path = ROOT) -> list[Block]:
 
 #: Benchmark name -> its script (each writes benchmarks/results/<name>.json with --out).
 BENCHMARKS = {"engine": "engine.py", "simulate": "simulate.py", "sweep": "sweep_throughput.py",
-              "ingest": "ingest.py", "coupling": "coupling.py", "train": "train.py"}
+              "ingest": "ingest.py", "coupling": "coupling.py", "train": "train.py", "nhp": "nhp.py"}
 
 
 def run_benchmarks(names: list[str]) -> int:
