@@ -29,8 +29,9 @@ def _every_ms(text: str) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per offset.")
 def check_cmd(log, offsets, as_json):
     """Rebuild the book of the capture LOG from its order events (seeded from its first snapshot) and compare it with
-    every captured snapshot: the share matching exactly at the touch, at 5 and at 20 levels."""
-    from lobkit.data.bitstamp import best_offset, read_capture
+    every captured snapshot: the share matching exactly at the touch, at 5 and at 20 levels; then, between each pair
+    of consecutive snapshots, the book's change at each price against the net of the real order events there."""
+    from lobkit.data.bitstamp import best_offset, flow_check, read_capture
     from lobkit.errors import ConfigError
 
     try:
@@ -46,6 +47,13 @@ def check_cmd(log, offsets, as_json):
         else:
             click.echo(f"offset {c.offset_ms:+d} ms: {c.snapshots:,} snapshots, matching at the touch {c.touch:.2%}, "
                        f"5 levels {c.top5:.2%}, 20 levels {c.top20:.2%}")
+    f = flow_check(cap)
+    if as_json:
+        click.echo(json.dumps({"net_flow_per_level": f}))
+    else:
+        click.echo(f"net flow per level between consecutive snapshots: the book's change equals the real events' "
+                   f"net in {f['agree']:.2%} of {f['cells']:,} changed price cells ({f['unknown']:.2%} cannot be "
+                   f"told); the real events move {f['gross_over_net']:.1f}x the volume the snapshots show")
 
 
 @bitstamp.command("import")

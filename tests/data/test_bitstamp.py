@@ -100,3 +100,7 @@ def test_the_real_capture_rebuilds_the_touch():
     assert c.snapshots == 5010 and c.crossed == 0.0
     assert c.touch > 0.85 and c.top5 > 0.6
     assert np.isfinite(c.top20)
+    from lobkit.data.bitstamp import flow_check
+
+    f = flow_check(cap)  # measured: 98.9% of 16,896 changed cells agree, 0.13% cannot be told, gross 4.1x net
+    assert f["pairs"] == 5010 and f["agree"] > 0.98 and f["unknown"] < 0.01 and f["gross_over_net"] > 2

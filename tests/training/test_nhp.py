@@ -240,3 +240,42 @@ def test_inferred_and_synthetic_streams(tmp_path, sample_db):
     b = synthetic_events(res.generator_path, n_books=200, step=0.05, gap_s=2.0, seed=4)
     assert np.array_equal(a.time_ns, b.time_ns) and np.array_equal(a.type, b.type)
     assert a.duration_ns <= 199 * 2 * 10**9 and len(a) > 0
+
+
+def test_the_sampler_follows_the_intensity():
+    """With an intensity that does not depend on the history (the same after every event), the gaps are i.i.d. with
+    survival exp(-Lambda(tau)) and the types have probabilities int lambda_k S: the sample's mean gap and type shares
+    against those integrals. With a history-dependent model (random weights), the sample's compensator increments
+    are Exp(1) (time-rescaling theorem). Same seed, same stream."""
+    from scipy import stats
+
+    from lobkit.training.nhp_training import _states, sample_nhp
+
+    m = _hand_model()
+    s = sample_nhp(m, 4_000.0, seed=3)
+    mu, a, beta = m.params(m.h0.unsqueeze(0))
+    tau = torch.linspace(0, 60, 600_001, dtype=torch.float64)
+    surv = torch.exp(-m.compensator(mu.expand(len(tau), -1), a.expand(len(tau), -1, -1), beta, tau).sum(-1))
+    lam = m.intensity(mu.expand(len(tau), -1), a.expand(len(tau), -1, -1), beta, tau)
+    mean_gap = float(torch.trapezoid(surv, tau))
+    share0 = float(torch.trapezoid(lam[:, 0] * surv, tau))
+    gaps = np.diff(np.r_[0, s.seconds])
+    assert abs(gaps.mean() - mean_gap) < 4 * gaps.std() / np.sqrt(len(gaps))
+    p0 = (s.type == 0).mean()
+    assert abs(p0 - share0) < 4 * np.sqrt(share0 * (1 - share0) / len(s))
+    again = sample_nhp(m, 4_000.0, seed=3)
+    assert np.array_equal(again.time_ns, s.time_ns) and np.array_equal(again.size, s.size)
+
+    torch.manual_seed(0)
+    rnd = NeuralHawkes(NHPConfig(n_types=3, hidden=8)).double()
+    with torch.no_grad():
+        for p in rnd.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    z = sample_nhp(rnd, 1_500.0, seed=5)
+    H = _states(rnd, z)
+    mu, a, beta = rnd.params(H[:-1])
+    dt = torch.tensor(np.diff(np.r_[0, z.time_ns]) / 1e9, dtype=torch.float64)
+    incr = rnd.compensator(mu, a, beta, dt).sum(-1).detach().numpy()
+    assert len(z) > 500 and stats.kstest(incr, "expon").pvalue > 0.01
+    with pytest.raises(ConfigError, match="duration"):
+        sample_nhp(rnd, -1.0)
