@@ -36,17 +36,22 @@ def _nhp_options(f):
     return config_options(NHPConfig, _NHP_HELP)(f)
 
 
-def _events(source, path, seed):
+def _events(source, path, oracle_seed, generate_seed=None):
     from lobkit.errors import ConfigError
     from lobkit.training.events import load_events
 
     if source == "oracle":
         if path is not None:
             raise ConfigError("--source oracle takes no PATH (it is simulated)")
-        return load_events("oracle", seed=int(seed) if seed is not None else 0)
+        return load_events("oracle", seed=oracle_seed)
     if source == "synthetic":
-        return load_events("synthetic", path, seed=_seed(seed))
+        return load_events("synthetic", path, seed=generate_seed)
     return load_events(source, path)
+
+
+_ORACLE_SEED = click.option("--oracle-seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+                            help="Seed of the simulated oracle stream (--source oracle) and of the generated books "
+                                 "(--source synthetic).")
 
 
 @click.command("train-nhp")
@@ -65,14 +70,15 @@ def _events(source, path, seed):
 @click.option("--seed", default=None, metavar="N", help="Seed [default: fresh entropy, printed and recorded].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's figures as JSON.")
+@_ORACLE_SEED
 @_nhp_options
-def train_nhp_cmd(source, path, out, small, device, seed, progress, as_json, **fields):
+def train_nhp_cmd(source, path, out, small, device, seed, progress, as_json, oracle_seed, **fields):
     """Train the neural Hawkes process on the event stream at PATH (none for --source oracle); writes
     OUT/nhp_background_trader.pth."""
     from lobkit.training.config import NHPConfig
     from lobkit.training.nhp_training import train_nhp
 
-    stream = _events(source, path, seed)
+    stream = _events(source, path, oracle_seed, oracle_seed)
     given = {k: v for k, v in fields.items() if v is not None}
     given.setdefault("n_types", stream.n_types)
     cfg = NHPConfig.small(**given) if small else NHPConfig(**given)
@@ -81,7 +87,9 @@ def train_nhp_cmd(source, path, out, small, device, seed, progress, as_json, **f
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"trained {res.epochs} epochs on {res.n_train_events:,} events of {stream.source} in "
+    cut = f" of {cfg.epochs} (stopped by --max-seconds)" if res.epochs < cfg.epochs else ""
+    click.echo(f"trained {res.epochs}{cut} epoch{'s' if cfg.epochs > 1 else ''} on {res.n_train_events:,} events of "
+               f"{stream.source} in "
                f"{res.seconds:.0f} s ({res.events_per_s:,.0f} events/s), seed {res.seed}; final training "
                f"log-likelihood {res.history[-1]['train_ll_per_event']:.4f} per event")
     click.echo(f"wrote {res.model_path}")
@@ -94,21 +102,28 @@ def train_nhp_cmd(source, path, out, small, device, seed, progress, as_json, **f
 @click.argument("path", required=False, metavar="[PATH]")
 @click.option("--split", type=float, default=None, help="Fraction of the time before the held-out part "
                                                          "[default: the model's].")
-@click.option("--seed", default=None, metavar="N", help="The oracle's simulation seed (with --source oracle).")
+@_ORACLE_SEED
 @click.option("--out", default=None, metavar="DIR", help="Also write eval.json there.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_nhp_cmd(model, source, path, split, seed, out, as_json):
+def eval_nhp_cmd(model, source, path, split, oracle_seed, out, as_json):
     """Held-out log-likelihood, next-time RMSE, type accuracy and a time-rescaling test of a trained neural Hawkes
     process on the event stream at PATH (none for --source oracle), next to Poisson and parametric Hawkes
     baselines."""
     from lobkit.training.nhp_training import evaluate_nhp
 
-    res = evaluate_nhp(model, _events(source, path, seed), split, out=out)
+    truth = None
+    if source == "oracle":
+        from lobkit.training.hawkes import SumExpHawkes
+
+        truth = SumExpHawkes.oracle()
+    res = evaluate_nhp(model, _events(source, path, oracle_seed, oracle_seed), split, out=out, truth=truth)
     if as_json:
         click.echo(json.dumps(res))
         return
     click.echo(f"held-out log-likelihood per event: model {res['test_ll_per_event']:.4f}, Poisson "
                f"{res['poisson_test_ll_per_event']:.4f}, parametric Hawkes {res['hawkes_test_ll_per_event']:.4f}")
+    if "true_test_ll_per_event" in res:
+        click.echo(f"the true model: {res['true_test_ll_per_event']:.4f} per event ({res['gap_to_truth']:.2%} off)")
     click.echo(f"next type accuracy {res['type_accuracy']:.3f} (majority {res['majority_type_accuracy']:.3f}); "
                f"next time RMSE {res['time_rmse']:.4g} s; time-rescaling KS p-value {res['ks_pvalue']:.3g}")
 

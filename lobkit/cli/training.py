@@ -64,9 +64,9 @@ def _config_options(f):
     return config_options(WGANConfig, _FIELD_HELP)(f)
 
 
-def _data_options(f):
+def _data_options(f, data_help: str = _DATA_HELP):
     for o in reversed([
-        click.option("--data", "data", default=None, metavar="SOURCE", help=_DATA_HELP),
+        click.option("--data", "data", default=None, metavar="SOURCE", help=data_help),
         click.option("--dsn", default=None, help="Read from TimescaleDB at this URL (postgresql://...) instead."),
         click.option("--table", default=None, help="The snapshot table, with --dsn [default: lob_snapshots]."),
     ]):
@@ -99,7 +99,8 @@ def _seed(text):
 @click.option("--out", default="runs/wgan", show_default=True, metavar="DIR",
               help="Where generator.pth, checkpoint.pth, training_snapshots/ and the plots go.")
 @click.option("--small", is_flag=True, help="The demo's configuration (about a minute on two cores).")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pth exactly where it stopped.")
+@click.option("--resume", is_flag=True,
+              help="Continue from OUT/checkpoint.pth exactly where it stopped (with its seed; --seed is ignored).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="auto: CUDA when available, else the CPU.")
 @click.option("--seed", default=None, metavar="N", help="Seed [default: fresh entropy, printed and recorded].")
@@ -152,6 +153,8 @@ def generate_cmd(model, n, seed, mid, scale, out, device):
     ss = seed_sequence(_seed(seed))
     books, two = m.generate(n, ss, mid=mid, scale=scale)
     frame = books_frame(books, two, m.config.tick_size)
+    if frame.height == 0:
+        raise ConfigError(f"none of the {n:,} generated books has both sides (an untrained model?): nothing written")
     from pathlib import Path
 
     path = Path(out)
@@ -169,8 +172,9 @@ def generate_cmd(model, n, seed, mid, scale, out, device):
 
 @click.command("eval-wgan")
 @click.option("--model", required=True, metavar="PATH", help="A generator.pth of lobkit train-wgan.")
-@_data_options
-@click.option("--n", "n", default=None, type=click.IntRange(20, 10_000_000),
+@lambda f: _data_options(f, "Snapshots to evaluate on: a lob-btc.db-style SQLite file, a LOBSTER zip, or a "
+                            "postgresql:// URL [default: the file the model was trained on].")
+@click.option("--n", "n", default=None, type=click.IntRange(200, 10_000_000),
               help="Generated books [default: as many as held-out snapshots].")
 @click.option("--seed", default="0", show_default=True, metavar="N", help="Seed of the generated books and tests.")
 @click.option("--out", default=None, metavar="DIR", help="Write eval.json, eval.md and eval.png there.")

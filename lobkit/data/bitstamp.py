@@ -99,6 +99,8 @@ def read_capture(path: str | Path) -> Capture:
                 except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
                     why = str(exc) if not isinstance(exc, KeyError) else f"no field {exc}"
                     raise InputFormatError(p, n, f"malformed line ({why})") from None
+    except UnicodeDecodeError:
+        raise InputFormatError(p, None, "not a Bitstamp capture (not text; give the .log or .log.xz file)") from None
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InputFormatError(p, None, f"cannot read it ({exc})") from None
     if not books:

@@ -18,6 +18,17 @@ from lobkit.errors import ConfigError, InputFormatError
 FORMAT_VERSION = 1
 
 
+def ensure_dir(path: str | Path) -> Path:
+    """``path`` as a directory that exists (created with its parents): checked before any long work starts.
+    Raises :class:`ConfigError` naming it when it is a file or cannot be created."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    return path
+
+
 def save(path: str | Path, doc: dict) -> Path:
     """Write ``doc`` (tensors, numbers, strings, lists, dicts) to ``path`` atomically."""
     path = Path(path)

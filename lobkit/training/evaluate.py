@@ -37,6 +37,8 @@ from lobkit.errors import ConfigError
 LEVELS = 10
 TARGET_C2ST = 0.60
 TARGET_NN_RATIO = 0.8
+#: Fewer generated books than this cannot be told from real ones (the classifier's leaves hold 20 books each).
+MIN_GENERATED = 200
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,12 @@ def c2st(a: BookFeatures, b: BookFeatures, seed: int = 0, folds: int = 5, groups
     gb = groups_b[pb] + 10**9 if groups_b is not None else np.arange(n) + 3 * 10**9
     groups = np.r_[ga, gb]
     x[~np.isfinite(x)] = np.nan
+    # a column with fewer than two distinct values (levels that neither set has, as in a 1-level LOBSTER file) is
+    # replaced by whether it is present: scikit-learn cannot bin an all-missing column
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        if len(np.unique(col[np.isfinite(col)])) < 2:
+            x[:, j] = np.isfinite(col).astype(np.float64)
     clf = HistGradientBoostingClassifier(random_state=seed)
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return float(cross_val_score(clf, x, y, cv=cv, groups=groups, scoring="accuracy").mean())
@@ -221,12 +229,17 @@ def c2st(a: BookFeatures, b: BookFeatures, seed: int = 0, folds: int = 5, groups
 
 def nn_ratio(gen: BookFeatures, held: BookFeatures, train: BookFeatures) -> float:
     """Median nearest-training-book distance of generated books over that of held-out real books."""
+    import warnings
+
     from sklearn.neighbors import NearestNeighbors
 
     xt = train.matrix()
-    mu = np.nanmean(np.where(np.isfinite(xt), xt, np.nan), axis=0)
-    sd = np.nanstd(np.where(np.isfinite(xt), xt, np.nan), axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
+    with warnings.catch_warnings():  # levels that no training book has: their mean and spread are NaN, set below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mu = np.nanmean(np.where(np.isfinite(xt), xt, np.nan), axis=0)
+        sd = np.nanstd(np.where(np.isfinite(xt), xt, np.nan), axis=0)
+    mu = np.where(np.isfinite(mu), mu, 0.0)
+    sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
 
     def z(x):
         x = np.where(np.isfinite(x), x, mu)
@@ -306,6 +319,8 @@ def evaluate_wgan(model, data=None, *, n: int | None = None, seed=0, out: str | 
     held_groups = held_idx // block
     ss = seed_sequence(seed)
     n_gen = n or len(held_f)
+    if n_gen < MIN_GENERATED:
+        raise ConfigError(f"n: the classifier test needs at least {MIN_GENERATED} generated books, got {n_gen}")
     gen_books, gen_two = m.generate(n_gen, child(ss, 0))
     # every generated book, one-sided ones too (their missing side is NaN, which the classifier sees at once):
     # leaving them out would flatter a generator that often fails to draw a side
@@ -351,8 +366,9 @@ def evaluate_wgan(model, data=None, *, n: int | None = None, seed=0, out: str | 
                             if r["set"] == "generated"}
     res = EvalResult(summary=summary, marginals=rows)
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        from lobkit.training.checkpoint import ensure_dir
+
+        out = ensure_dir(out)
         (out / "eval.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
         (out / "eval.md").write_text(res.table_markdown() + "\n")
         if plot:

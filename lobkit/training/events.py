@@ -117,6 +117,9 @@ def make_stream(time_s, types, distance=None, size=None, duration_s=None, n_type
     if len(t) and not np.isfinite(t).all():
         i = int(np.flatnonzero(~np.isfinite(t))[0])
         raise InputFormatError(source, None, f"event {i}: time {float(t[i])!r} is not a number")
+    if len(t) and float(t.max() - t.min()) > 1e8:
+        raise InputFormatError(source, None, f"times span {float(t.max() - t.min()):.3g} s, more than three years: "
+                                             "give them in seconds (not ms, µs or ns)")
     back = np.flatnonzero(np.diff(t) < 0)
     if len(back):
         i = int(back[0]) + 1
@@ -166,6 +169,8 @@ def file_events(path: str | Path) -> EventStream:
     try:
         return make_stream(np.asarray(cols["time"], np.float64), cols["type"], cols.get("distance"), cols.get("size"),
                            source=str(p))
+    except InputFormatError:
+        raise
     except (TypeError, ValueError) as exc:
         raise InputFormatError(p, None, f"a column is not numeric ({exc})") from None
 

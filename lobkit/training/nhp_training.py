@@ -78,6 +78,7 @@ def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | P
     if stream.n_types > cfg.n_types:
         raise ConfigError(f"n_types: the stream has {stream.n_types} event types, the model {cfg.n_types}")
     dev = pick_device(device)
+    ckpt.ensure_dir(out)
     hi, cut = stream.split(cfg.split)
     if hi < MIN_EVENTS:
         raise InputFormatError(stream.source, None, f"too few events: {hi} before the split; at least {MIN_EVENTS} "
@@ -202,10 +203,12 @@ def _predictions(model: NeuralHawkes, states: torch.Tensor, grid: int = 512):
 
 @torch.no_grad()
 def evaluate_nhp(model_or_path, stream: EventStream, split: float | None = None, *, baselines: bool = True,
-                 out: str | Path | None = None) -> dict:
+                 out: str | Path | None = None, truth=None) -> dict:
     """The held-out figures of a model on ``stream`` (module docstring): ``test_ll_per_event``,
     ``poisson_test_ll_per_event``, ``hawkes_test_ll_per_event``, ``type_accuracy`` (and the baselines'),
-    ``time_rmse`` (seconds), ``ks_pvalue``, ``ks_statistic``, counts. ``split`` defaults to the model's."""
+    ``time_rmse`` (seconds), ``ks_pvalue``, ``ks_statistic``, counts. ``split`` defaults to the model's. With
+    ``truth`` (a :class:`~lobkit.training.hawkes.SumExpHawkes`, e.g. the oracle) also ``true_test_ll_per_event`` and
+    ``gap_to_truth`` (relative)."""
     from scipy import stats
 
     from lobkit.training.hawkes import fit_sumexp, poisson_loglik, sumexp_loglik
@@ -220,8 +223,9 @@ def evaluate_nhp(model_or_path, stream: EventStream, split: float | None = None,
     split = cfg.split if split is None else split
     hi, cut = stream.split(split)
     n_test = len(stream) - hi
-    if n_test < 2 or hi < MIN_EVENTS:
-        raise InputFormatError(stream.source, None, f"too few events around the split ({hi} before, {n_test} after)")
+    if n_test < MIN_EVENTS or hi < MIN_EVENTS:
+        raise InputFormatError(stream.source, None, f"too few events around the split ({hi} before, {n_test} after; "
+                                                    f"at least {MIN_EVENTS} each)")
     H = _states(model, stream)
     mu, a, beta = model.params(H)
     t = stream.time_ns
@@ -261,11 +265,14 @@ def evaluate_nhp(model_or_path, stream: EventStream, split: float | None = None,
         hll, n, _ = sumexp_loglik(hk, stream, hi, start_ns=cut)
         res["hawkes_test_ll_per_event"] = hll / n
         res["hawkes_decays"] = [float(x) for x in hk.beta]
+    if truth is not None:  # a known process (the oracle): its exact log-likelihood on the same events
+        tll, tn, _ = sumexp_loglik(truth, stream, hi, start_ns=cut)
+        res["true_test_ll_per_event"] = tll / tn
+        res["gap_to_truth"] = abs(res["test_ll_per_event"] - tll / tn) / abs(tll / tn)
     if meta:
         res["model_source"] = meta.get("data_source")
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        out = ckpt.ensure_dir(out)
         (out / "eval.json").write_text(json.dumps(res, indent=2) + "\n")
     return res
 

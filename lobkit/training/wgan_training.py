@@ -161,7 +161,10 @@ def train_wgan(data, cfg: WGANConfig | None = None, *, out: str | Path = "runs/w
         raise ConfigError(f"cfg: expected a WGANConfig, got {type(cfg).__name__}")
     dev = pick_device(device)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: cannot write there (a file, not a directory)")
     images, _books, held, source, rejected = training_images(cfg, data, progress=progress, **data_options)
+    ckpt.ensure_dir(out)  # before the training, never after it
     fingerprint = images.fingerprint()
     ss = seed_sequence(seed)
     G, D = Generator(cfg).to(dev), Critic(cfg).to(dev)
@@ -254,7 +257,8 @@ def train_wgan(data, cfg: WGANConfig | None = None, *, out: str | Path = "runs/w
             if bar is not None:
                 bar.update(1)
                 if step % 10 == 0 or step == cfg.steps:
-                    bar.set_postfix(W=f"{w:.3f}", loss_d=f"{float(loss_d):.3f}", loss_g=f"{float(loss_g):.3f}",
+                    bar.set_postfix(W=f"{w:.3f}", loss_d=f"{float(loss_d.detach()):.3f}",
+                                    loss_g=f"{float(loss_g.detach()):.3f}",
                                     refresh=False)
             if cfg.snapshot_every and step % cfg.snapshot_every == 0 and step < cfg.steps:
                 plot_snapshot(images.images, G_avg, level_threshold, dev, snaps / f"step-{step:06d}.png", step)

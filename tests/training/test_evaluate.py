@@ -74,6 +74,23 @@ def test_classifier_test_noise_floor_and_a_clear_difference(btc_features):
     assert c2st(moved, train.take(pick), groups_a=held_idx // 100, groups_b=train_idx[pick] // 100) > 0.9
 
 
+def test_classifier_test_with_levels_that_neither_set_has():
+    """A 1-level book (LOBSTER's level-1 files): the missing levels are all-NaN columns, which scikit-learn cannot
+    bin; the test still runs and tells a shifted set apart."""
+    rng = np.random.default_rng(0)
+    nan = np.full((300, 10), np.nan)
+
+    def one_level(shift):
+        off = nan.copy()
+        off[:, 0] = rng.integers(1, 5, 300) + shift
+        q = nan.copy()
+        q[:, 0] = rng.lognormal(0, 1, 300)
+        return BookFeatures(-off, off, q, q)
+
+    assert 0.3 < c2st(one_level(0), one_level(0)) < 0.7
+    assert c2st(one_level(0), one_level(10)) > 0.95
+
+
 def test_references_keep_marginals_and_lose_the_joint_structure(btc_features):
     train, held, _, _ = btc_features
     rng = np.random.default_rng(1)
@@ -111,12 +128,21 @@ def _tiny_args(**changes):
 def test_train_generate_and_evaluate_from_the_command_line(tmp_path, lob_btc_module):
     """The three commands on the real BTC snapshots (a tiny model: figures near the references, not good ones)."""
     out = tmp_path / "run"
-    r = _cli("train-wgan", "--data", lob_btc_module, "--out", out, "--seed", 3, "--no-progress", "--json",
-             *_tiny_args(rows=256, steps=20, snapshot_every=10))
+    # an untrained generator draws no two-sided book: generate says so and writes nothing
+    r = _cli("train-wgan", "--data", lob_btc_module, "--out", tmp_path / "raw", "--seed", 3, "--no-progress",
+             *_tiny_args(rows=256, steps=1))
+    assert r.exit_code == 0, r.output
+    r = _cli("generate", "--model", tmp_path / "raw" / "generator.pth", "--n", 200, "--out", tmp_path / "none.parquet")
+    assert r.exit_code == 2 and "none of the 200 generated books has both sides" in r.stderr
+    assert not (tmp_path / "none.parquet").exists()
+    r = _cli("train-wgan", "--data", lob_btc_module, "--out", out, "--seed", 5, "--no-progress", "--json",
+             *_tiny_args(rows=64, steps=150, n_critic=5, batch_size=32, gen_channels=64, critic_channels=16, z_dim=32,
+                         ema=0.0, snapshot_every=75))
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert doc["steps"] == 20 and doc["n_train"] + doc["n_held_out"] == 5011 and doc["seed"] == "3"
-    assert sorted(p.name for p in (out / "training_snapshots").iterdir()) == ["step-000010.png", "step-000020.png"]
+    assert doc["steps"] == 150 and doc["n_train"] + doc["n_held_out"] + sum(doc["skipped"].values()) == 5011
+    assert doc["seed"] == "5"
+    assert sorted(p.name for p in (out / "training_snapshots").iterdir()) == ["step-000075.png", "step-000150.png"]
     model = out / "generator.pth"
     r = _cli("generate", "--model", model, "--n", 200, "--seed", 1, "--out", tmp_path / "books.parquet")
     assert r.exit_code == 0, r.output
@@ -149,9 +175,11 @@ def test_train_generate_and_evaluate_from_the_command_line(tmp_path, lob_btc_mod
     (["train-wgan", "--gen-norm", "layer"], "gen_norm: one of pixel, batch, none"),
     (["generate", "--model", "missing.pth", "--out", "b.parquet"], "missing.pth: no such file"),
     (["eval-wgan", "--model", "missing.pth"], "missing.pth: no such file"),
+    (["train-wgan", "--out", "afile", "--steps", "1"], "afile: cannot write there (a file, not a directory)"),
 ])
 def test_bad_command_lines_are_one_line(tmp_path, monkeypatch, args, match):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a directory")
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2, r.output
     err = r.stderr.strip()

@@ -54,14 +54,30 @@ def test_an_events_file_trains(tmp_path):
     (["bitstamp", "import", "none.log.xz", "--out", "o.db"], "none.log.xz: no such file"),
     (["bitstamp", "import", "none.log.xz", "--out", "o.db", "--every", "soon"], "--every: cannot read 'soon'"),
     (["bitstamp", "check", "none.log.xz", "--offset", "a,b"], "--offset: integers"),
+    (["bitstamp", "check", "binary.log"], "binary.log: not a Bitstamp capture (not text"),
+    (["train-nhp", "--source", "events", "ns.csv"], "ns.csv: times span 2e+12 s, more than three years"),
+    (["train-nhp", "--source", "oracle", "--out", "x.csv"], "x.csv: cannot write there"),
+    (["eval-nhp", "--model", "x.csv", "--source", "oracle", "--out", "x.csv"], "x.csv: not a readable model file"),
 ])
 def test_bad_command_lines_are_one_line(tmp_path, monkeypatch, args, match):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.csv").write_text("time,type\n0.0,0\n1.0,1\n")
+    (tmp_path / "ns.csv").write_text("time,type\n1000000000000,0\n3000000000000,1\n")
+    (tmp_path / "binary.log").write_bytes(bytes(range(256)) * 4)
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2, r.output
     err = r.stderr.strip()
     assert err.startswith("error: ") and "\n" not in err and match in err, err
+
+
+def test_the_oracle_evaluation_shows_the_true_model_and_a_short_held_out_part_is_refused(tmp_path):
+    r = _cli("train-nhp", "--source", "oracle", "--out", tmp_path, "--epochs", 1, "--hidden", 8, "--no-progress")
+    assert r.exit_code == 0, r.output
+    r = _cli("eval-nhp", "--model", tmp_path / "nhp_background_trader.pth", "--source", "oracle", "--json")
+    res = json.loads(r.output)
+    assert res["true_test_ll_per_event"] == pytest.approx(-1.33, abs=0.03) and res["gap_to_truth"] >= 0
+    r = _cli("eval-nhp", "--model", tmp_path / "nhp_background_trader.pth", "--source", "oracle", "--split", 0.9999)
+    assert r.exit_code == 2 and "too few events around the split" in r.stderr
 
 
 def test_bitstamp_import_writes_a_snapshot_file_the_data_layer_reads(tmp_path):
