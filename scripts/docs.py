@@ -358,6 +358,7 @@ def view_simulate(load: Callable[[str], dict]) -> str:
 def view_performance(load: Callable[[str], dict]) -> str:
     """README's table: the headline figures of every benchmark, with their targets."""
     e, m, s, g, t = load("engine"), load("simulate"), load("sweep"), load("ingest"), load("train")
+    h = load("nhp")
     te = need(e, "targets")
     msgs = lambda v: m_rate(v, "msgs")  # noqa: E731
     streams = {k: label for k, _, label in _streams(e)}
@@ -377,14 +378,20 @@ def view_performance(load: Callable[[str], dict]) -> str:
         *_sweep_rows(s),
         *_ingest_rows(g),
         *_train_rows(t),
+        judged(f"neural Hawkes process training on LOBSTER (AMZN level 5), over EasyTPP's NHP "
+               f"({need(h, 'lobster')['nhp_train_events_per_s']:,.0f} vs "
+               f"{h['lobster']['easytpp_train_events_per_s']:,.0f} events/s)", h["lobster"]["speedup"],
+               need(h, "targets")["speedup"], times),
     ]
     if e.get("compile_seconds_cold") is not None and m.get("compile_seconds_cold") is not None:
         rows.append(["Numba compile, cold (empty cache) / warm start: engine; engine + simulator",
                      f"{secs(e['compile_seconds_cold'])} / {secs(e['compile_seconds_warm'])}; "
                      f"{secs(m['compile_seconds_cold'])} / {secs(m['compile_seconds_warm'])}", "", ""])
     dates = "; ".join(f"{name} {date_of(j)}, {load_of(j)}"
-                      for name, j in (("engine", e), ("simulator", m), ("sweeps", s), ("ingest", g), ("training", t)))
-    out = [f"Measured on this project's machine ({machine_text(e, m, s, g, t)}), one run of each benchmark ({dates}; "
+                      for name, j in (("engine", e), ("simulator", m), ("sweeps", s), ("ingest", g), ("training", t),
+                                      ("neural Hawkes", h)))
+    out = [f"Measured on this project's machine ({machine_text(e, m, s, g, t, h)}), one run of each benchmark "
+           f"({dates}; "
            "the cores are shared with other work). Engine and simulator figures are on one core after JIT warm-up, "
            "with the engine's full bookkeeping on (order ids, owners, a fill record per fill).", "",
            judged_table(rows)]

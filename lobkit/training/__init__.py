@@ -8,7 +8,7 @@ only by this package, and only when a model is built.
 * :func:`evaluate_wgan` (``lobkit eval-wgan``): generated books against held-out real ones;
 * :func:`load_events`: event streams (LOBSTER, Bitstamp, inferred from snapshots or generated books, files, the
   Hawkes oracle); :func:`train_nhp` (``lobkit train-nhp``), :func:`evaluate_nhp` (``lobkit eval-nhp``),
-  :func:`load_nhp`.
+  :func:`load_nhp`, :func:`sample_nhp` (a stream drawn from the model).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ _LAZY = {"WGANConfig": "lobkit.training.config", "train_wgan": "lobkit.training.
          "load_generator": "lobkit.training.wgan_training", "WGANModel": "lobkit.training.wgan_training",
          "evaluate_wgan": "lobkit.training.evaluate", "NHPConfig": "lobkit.training.config",
          "load_events": "lobkit.training.events", "train_nhp": "lobkit.training.nhp_training",
-         "evaluate_nhp": "lobkit.training.nhp_training", "load_nhp": "lobkit.training.nhp_training"}
+         "evaluate_nhp": "lobkit.training.nhp_training", "load_nhp": "lobkit.training.nhp_training",
+         "sample_nhp": "lobkit.training.nhp_training"}
 __all__ = list(_LAZY)
 
 
