@@ -72,7 +72,7 @@ def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | P
     the training's figures) and ``out/training.json``. Raises :class:`ConfigError` / :class:`InputFormatError` for
     bad input (too few events, more types than the model has)."""
     from lobkit import __version__
-    from lobkit.training.wgan import pick_device, torch_generator
+    from lobkit.training.wgan import pick_device
 
     cfg = cfg or NHPConfig(n_types=stream.n_types)
     if stream.n_types > cfg.n_types:
@@ -84,7 +84,6 @@ def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | P
         raise InputFormatError(stream.source, None, f"too few events: {hi} before the split; at least {MIN_EVENTS} "
                                                     "are needed")
     ss = seed_sequence(seed)
-    gen = torch_generator(child(ss, 0), dev)
     torch.manual_seed(int(child(ss, 0).generate_state(1)[0]))  # nn.Module init has no generator argument
     model = NeuralHawkes(cfg).to(dev).double()
     rng = np.random.default_rng(child(ss, 1))
@@ -129,7 +128,6 @@ def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | P
     finally:
         if bar is not None:
             bar.close()
-    del gen
     seconds = time.perf_counter() - t0
     out = Path(out)
     eps = epochs_done * hi / seconds if seconds > 0 else float("nan")
