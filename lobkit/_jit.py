@@ -39,7 +39,7 @@ from numba.core import caching, config
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: Modules and packages (relative to lobkit/) that can contribute no compiled code, so are not stamped.
-KERNEL_FREE = ("cli/", "gui/", "report/", "training/", "data/images.py", "api.py", "demo.py")
+KERNEL_FREE = ("cli/", "gui/", "report/", "realism/", "training/", "data/images.py", "api.py", "demo.py")
 
 # The decorators of every lobkit kernel (engine, replay, agents, simulator loop, flow models). Kernels never
 # allocate, so they are compiled without Numba's reference counting (NRT): with it, every array taken from a state

@@ -62,3 +62,57 @@ def _warm_engine_kernels():
     msgs["oid"] = [1001, 1002, 1003, 1004]
     book.apply(msgs, strict=False)
     book.apply(msgs[:0], strict=True)
+
+
+def poisson_events(seed: int = 0, n: int = 3000, rate: float = 5.0):
+    """A six-type order-book event stream with marks (a marked Poisson process: 40% limit orders at geometric
+    distances, 5% market orders, the rest cancellations), for models that need one and no real data."""
+    import numpy as np
+
+    from lobkit.training.events import make_stream
+
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.exponential(1 / rate, n))
+    types = rng.choice(6, n, p=[0.2, 0.2, 0.025, 0.025, 0.275, 0.275]).astype(np.int64)
+    dist = np.where(types < 2, rng.geometric(0.2, n) - 2, np.where(types < 4, 0, rng.geometric(0.2, n) - 1))
+    return make_stream(t, types, dist.astype(np.int64), rng.lognormal(0.0, 1.0, n), duration_s=float(t[-1]) + 1.0,
+                       n_types=6, source="poisson test stream")
+
+
+@pytest.fixture(scope="session")
+def nhp_model(tmp_path_factory) -> Path:
+    """A neural Hawkes model of the default size (hidden 64), trained one epoch on :func:`poisson_events`, with
+    the market it records (tick 0.01, lot 0.1)."""
+    from lobkit.training.config import NHPConfig
+    from lobkit.training.nhp_training import train_nhp
+
+    out = tmp_path_factory.mktemp("nhp")
+    res = train_nhp(poisson_events(), NHPConfig(epochs=1, window=100), out=out, seed=3, device="cpu",
+                    progress=False, market={"tick_size": 0.01, "lot_size": 0.1})
+    return res.model_path
+
+
+@pytest.fixture(scope="session")
+def calibration_file(tmp_path_factory) -> Path:
+    """A calibrated market file: the parametric flow's defaults in a BTC-like market (tick 0.01, lot 0.01, mid
+    236), written by :func:`lobkit.training.calibrate.write_calibration`."""
+    from lobkit.flows.hawkes import HawkesParams
+    from lobkit.training.calibrate import Calibration, write_calibration
+
+    cal = Calibration(params=HawkesParams(), market={"tick_size": 0.01, "lot_size": 0.01, "initial_mid": 236.0},
+                      fit={"source": "the parametric flow's defaults (a test file)"})
+    return write_calibration(cal, tmp_path_factory.mktemp("calibrated") / "market.toml")
+
+
+@pytest.fixture
+def flow_spec(request):
+    """``flow_spec(name)``: the ``--flow`` of a registered flow model, with a model file for those that need one
+    (``nhp``: :func:`nhp_model`; ``calibrated``: :func:`calibration_file`)."""
+    files = {"nhp": "nhp_model", "calibrated": "calibration_file"}
+
+    def spec(name: str) -> str:
+        if name in files:
+            return f"{name}:{request.getfixturevalue(files[name])}"
+        return name
+
+    return spec

@@ -35,7 +35,7 @@ def _config_from_cli(*args) -> RunConfig:
 def _a_different_value(opt, cfg):
     """A valid value other than the default, as text (how the CLI passes it)."""
     field_default = opt.default
-    specials = {"snapshot": None, "max_position": "3", "flow": None, "agent": None, "order_type": "limit",
+    specials = {"snapshot": None, "initial_book": None, "max_position": "3", "flow": None, "agent": None, "order_type": "limit",
                 "side": "sell", "record": "true", "window": "16384", "capacity": "65536", "initial_mid": "250.0",
                 "interval_ns": "2000000000", "interval": "2s", "duration": "2h", "duration_ns": "7200000000000",
                 "warmup": "10min", "warmup_ns": "600000000000", "sample": "2s", "sample_ns": "2000000000",
@@ -65,7 +65,8 @@ CASES = [(agent, flow) for agent in agent_names() for flow in flow_names()]
 
 
 @pytest.mark.parametrize("agent,flow", CASES)
-def test_every_field_is_reachable_from_the_cli_and_the_api_with_the_same_default(agent, flow):
+def test_every_field_is_reachable_from_the_cli_and_the_api_with_the_same_default(agent, flow, flow_spec):
+    flow = flow_spec(flow)
     base = apply_options(None, {"agent": agent, "flow": flow})
     # the defaults: the CLI with nothing given, the API with nothing given and the dataclasses agree
     assert _config_from_cli("--agent", agent, "--flow", flow) == lobkit.build_config(agent=agent, flow=flow) == base
@@ -73,7 +74,9 @@ def test_every_field_is_reachable_from_the_cli_and_the_api_with_the_same_default
     for opt in option_list(base):
         if opt.part == "select":
             continue
-        assert opt.default == _value_at(base, opt) or opt.duration, opt.qualified
+        implied = base.flow.model_class.market_defaults(base.flow.path)  # a model file's market (tick, lot)
+        assert opt.default == _value_at(base, opt) or opt.duration or (
+            opt.part == "market" and _value_at(base, opt) == implied.get(opt.field)), opt.qualified
         value = _a_different_value(opt, base)
         if value is None:
             continue
@@ -90,7 +93,8 @@ def test_every_field_is_reachable_from_the_cli_and_the_api_with_the_same_default
         for f in dataclasses.fields(obj):
             if (part, f.name) not in (("agent", "params"), ("agent", "name")):
                 expected.add((part, f.name))
-    expected -= {("market", "snapshot")}  # a path: reached by --snapshot, tested with real data elsewhere
+    # paths: reached by --snapshot / --initial-book, tested with real data and model files elsewhere
+    expected -= {("market", "snapshot"), ("market", "initial_book")}
     assert expected <= fields_seen
 
 

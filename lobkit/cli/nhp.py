@@ -70,9 +70,15 @@ _ORACLE_SEED = click.option("--oracle-seed", type=click.IntRange(0, 2**63 - 1), 
 @click.option("--seed", default=None, metavar="N", help="Seed [default: fresh entropy, printed and recorded].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's figures as JSON.")
+@click.option("--tick-size", type=click.FloatRange(0, min_open=True), default=None,
+              help="Currency per tick of the data, recorded for the simulator (--flow nhp:...) [default: 0.01].")
+@click.option("--lot-size", type=click.FloatRange(0, min_open=True), default=None,
+              help="The data's size units per simulator lot, recorded for --flow nhp:... [default: 0.01 for "
+                   "bitstamp (BTC), 1 for the others].")
 @_ORACLE_SEED
 @_nhp_options
-def train_nhp_cmd(source, path, out, small, device, seed, progress, as_json, oracle_seed, **fields):
+def train_nhp_cmd(source, path, out, small, device, seed, progress, as_json, oracle_seed, tick_size, lot_size,
+                  **fields):
     """Train the neural Hawkes process on the event stream at PATH (none for --source oracle); writes
     OUT/nhp_background_trader.pth."""
     from lobkit.training.config import NHPConfig
@@ -82,7 +88,8 @@ def train_nhp_cmd(source, path, out, small, device, seed, progress, as_json, ora
     given = {k: v for k, v in fields.items() if v is not None}
     given.setdefault("n_types", stream.n_types)
     cfg = NHPConfig.small(**given) if small else NHPConfig(**given)
-    res = train_nhp(stream, cfg, out=out, seed=_seed(seed), device=device, progress=progress)
+    market = {"tick_size": tick_size or 0.01, "lot_size": lot_size or (0.01 if source == "bitstamp" else 1.0)}
+    res = train_nhp(stream, cfg, out=out, seed=_seed(seed), device=device, progress=progress, market=market)
     doc = json.loads((res.out / "training.json").read_text())
     if as_json:
         click.echo(json.dumps(doc, indent=2))

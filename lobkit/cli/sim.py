@@ -24,7 +24,9 @@ _MARKET = [
     ("tick_size", "Currency per tick."),
     ("lot_size", "Currency units per lot (converts a snapshot's quantities to lots)."),
     ("initial_mid", "Initial mid price (currency) of a generated book."),
-    ("snapshot", "Snapshot file (lob-btc.db-style SQLite, LOBSTER zip): its first snapshot is the initial book."),
+    ("initial_book", "The initial book: generated, snapshot:FILE (lob-btc.db-style SQLite, LOBSTER zip, "
+                     "postgresql:// URL: its first snapshot) or wgan:generator.pth (a book drawn by a trained WGAN)."),
+    ("snapshot", "Snapshot file: the same as --initial-book snapshot:FILE."),
 ]
 _AGENT = [
     ("size", "Order size / target position (lots)."),
@@ -90,7 +92,9 @@ def _seed_option():
 def market_options(f):
     """Add the market and flow options, ``--set`` and ``--seed`` to a command (defaults: the dataclasses')."""
     opts = [click.option("--flow", "flow", default=None, metavar="NAME[:PATH]",
-                         help="Order-flow model of the background market [default: hawkes].")]
+                         help="Order-flow model of the background market: hawkes (parametric), calibrated:market.toml "
+                              "(fitted by lobkit calibrate), nhp:nhp_background_trader.pth (the learned neural Hawkes "
+                              "flow of lobkit train-nhp) [default: hawkes].")]
     opts += [_opt(n, h, _default_of(n)) for n, h in _MARKET]
     opts += [_set_option(), _seed_option()]
     for o in reversed(opts):

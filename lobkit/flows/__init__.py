@@ -2,6 +2,8 @@
 
 * :class:`FlowModel` (subclass it), :func:`register_flow`, :func:`flow_class`, :data:`FLOWS`;
 * ``hawkes``: :class:`lobkit.flows.hawkes.HawkesFlow`, the parametric Hawkes flow (the default);
+* ``nhp:PATH``: :class:`lobkit.flows.neural.NeuralFlow`, the learned flow of a trained neural Hawkes model;
+* ``calibrated:PATH.toml``: :class:`lobkit.flows.calibrated.CalibratedFlow`, the same flow fitted to real data;
 * the jitted interface the simulation loop calls: :mod:`lobkit.flows.nb`.
 """
 
@@ -9,10 +11,12 @@ from __future__ import annotations
 
 from lobkit.flows.base import FLOWS, FlowModel, flow_class, flow_state_type, parse_flow_spec, register_flow
 from lobkit.flows.hawkes import HawkesFlow, HawkesParams
+from lobkit.flows.calibrated import CalibratedFlow  # noqa: E402  (registers "calibrated")
+from lobkit.flows.neural import NeuralFlow, NHPParams  # noqa: E402  (registers "nhp")
 from lobkit.flows.nb import EVENT_NAMES, N_EVENT_TYPES
 
 __all__ = ["FLOWS", "FlowModel", "flow_class", "flow_state_type", "parse_flow_spec", "register_flow", "HawkesFlow",
-           "HawkesParams", "EVENT_NAMES", "N_EVENT_TYPES", "flow_names"]
+           "HawkesParams", "CalibratedFlow", "NeuralFlow", "NHPParams", "EVENT_NAMES", "N_EVENT_TYPES", "flow_names"]
 
 
 def flow_names() -> list[str]:

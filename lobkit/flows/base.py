@@ -29,21 +29,29 @@ class FlowModel:
     :meth:`state` (and usually :meth:`initial_book`); its module registers jitted overloads of the functions
     of :mod:`lobkit.flows.nb` for the state type it builds.
 
-    ``params``: an instance of :attr:`Params`; ``path``: the model's file when :attr:`needs_path`.
+    ``params``: an instance of :attr:`Params`; ``path``: the model's file when :attr:`needs_path`; ``market``: the
+    run's :class:`~lobkit.sim.config.MarketConfig` (``None`` outside a simulation).
     """
 
     name: ClassVar[str] = ""
     Params: ClassVar[type]
     needs_path: ClassVar[bool] = False
 
-    def __init__(self, params: Any, path: str | None = None):
+    def __init__(self, params: Any, path: str | None = None, market: Any = None):
         self.params = params
         self.path = path
+        self.market = market  # the run's MarketConfig (tick and lot size), when a simulation builds the model
 
     @classmethod
     def default_params(cls, path: str | None = None) -> Any:
         """The parameters used when none are given (read from ``path`` for models that need a file)."""
         return cls.Params()
+
+    @classmethod
+    def market_defaults(cls, path: str | None = None) -> dict:
+        """Market fields (``tick_size``, ``lot_size``, ...) that the model's file implies, applied by
+        :func:`lobkit.sim.options.apply_options` to the fields a user did not set (default none)."""
+        return {}
 
     @classmethod
     def check_market(cls, params: Any, market: Any) -> None:

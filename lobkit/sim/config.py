@@ -110,9 +110,11 @@ class MarketConfig:
     sample_ns: the sampling grid of the mid-price path and of the agent's PnL, inventory and cash (1 s).
     tick_size: currency per tick (0.01). initial_mid: starting mid price in currency (100.0).
     lot_size: currency units per lot (1.0), used to convert a real snapshot's quantities to lots.
-    snapshot: a snapshot source (a ``lob-btc.db``-style SQLite file, a LOBSTER zip, ...) whose first valid
-        snapshot is the initial book; ``None`` (default) generates a book (``init_levels`` levels a side,
-        ``init_orders_per_level`` orders each) from the flow model.
+    initial_book: where the initial book comes from: ``"generated"`` (default: ``init_levels`` levels a side,
+        ``init_orders_per_level`` orders each, sizes from the flow model), ``"snapshot:FILE"`` (the first valid
+        snapshot of a snapshot source: a ``lob-btc.db``-style SQLite file, a LOBSTER zip, a ``postgresql://`` URL)
+        or ``"wgan:generator.pth"`` (a book drawn from a trained WGAN generator, anchored at ``initial_mid``).
+    snapshot: the same as ``initial_book="snapshot:FILE"`` (kept for ``--snapshot FILE``); ``None`` by default.
     capacity: order pool of the engine (resting orders). window: the engine's price window in ticks.
     n_background: number of background accounts (owner ids after the agents') that share the flow.
     """
@@ -123,6 +125,7 @@ class MarketConfig:
     tick_size: float = 0.01
     initial_mid: float = 100.0
     lot_size: float = 1.0
+    initial_book: str = "generated"
     snapshot: str | None = None
     init_levels: int = 30
     init_orders_per_level: int = 6
@@ -148,6 +151,10 @@ class MarketConfig:
                               f"{show(self.initial_mid)}")
         if self.snapshot is not None and (not isinstance(self.snapshot, str) or not self.snapshot.strip()):
             raise ConfigError(f"snapshot: must be a path or None, got {show(self.snapshot)}")
+        kind, path = parse_initial_book(self.initial_book)
+        if self.snapshot is not None and kind != "generated" and (kind, path) != ("snapshot", self.snapshot):
+            raise ConfigError(f"snapshot: {show(self.snapshot)} and initial_book {show(self.initial_book)} name two "
+                              "initial books; give one")
         check_field(self, "init_levels", "int", lo=1, hi=10_000)
         check_field(self, "init_orders_per_level", "int", lo=1, hi=10_000)
         from lobkit.engine.messages import MAX_CAPACITY
@@ -163,9 +170,32 @@ class MarketConfig:
                               f"{self.init_levels}")
 
     @property
+    def book_source(self) -> tuple[str, str | None]:
+        """``("generated", None)``, ``("snapshot", FILE)`` or ``("wgan", PATH)``: the initial book's source."""
+        if self.snapshot is not None:
+            return "snapshot", self.snapshot
+        return parse_initial_book(self.initial_book)
+
+    @property
     def n_samples(self) -> int:
         """Rows of the sampling grid (``t = 0, sample_ns, ...`` up to ``duration_ns`` inclusive)."""
         return self.duration_ns // self.sample_ns + 1
+
+
+INITIAL_BOOKS = ("generated", "snapshot", "wgan")
+
+
+def parse_initial_book(spec: str) -> tuple[str, str | None]:
+    """``"generated"`` -> ``("generated", None)``; ``"snapshot:FILE"`` / ``"wgan:PATH"`` -> ``(kind, path)``.
+    Raises :class:`ConfigError` for anything else."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"initial_book: expected generated, snapshot:FILE or wgan:PATH, got {show(spec)}")
+    kind, sep, path = spec.strip().partition(":")
+    if kind == "generated" and not sep:
+        return "generated", None
+    if kind in ("snapshot", "wgan") and path.strip():
+        return kind, path.strip()
+    raise ConfigError(f"initial_book: expected generated, snapshot:FILE or wgan:PATH, got {show(spec)}")
 
 
 def _params_of(registry_get, name: str, params: Any, what: str) -> Any:

@@ -200,6 +200,11 @@ def apply_options(cfg: RunConfig | None = None, options: Mapping[str, Any] | Non
         name, path = parse_flow_spec(flow)
         if (name, path) != (cfg.flow.name, cfg.flow.path):
             cfg = replace(cfg, flow=FlowConfig(name=name, path=path))
+            # a model's file may fix market fields (a calibrated market's tick and lot size): its values unless given
+            for key, value in cfg.flow.model_class.market_defaults(path).items():
+                opt = resolve(cfg, key)
+                if not any(k in given for k in {opt.name, opt.qualified, opt.field}):
+                    given[opt.qualified] = value
     changes: dict[str, dict[str, Any]] = {p: {} for p in _PARTS}
     for key, value in given.items():
         opt = resolve(cfg, key)

@@ -39,24 +39,34 @@ def _shutdown_workers() -> None:
     get_reusable_executor().shutdown(wait=True)
 
 
-def events_per_sim_second(events: int = 100_000, seeds: int = 4) -> float:
-    """Background events per simulated second of the default market, measured on runs of about ``events``
-    events (the rate depends a little on the run length: the warm-up and the Hawkes clusters)."""
+def _market(dur: int, flow: str | None) -> RunConfig:
+    """The default market (or the flow model ``flow``, ``NAME[:PATH]``, with its file's market) for ``dur`` s."""
+    if flow is None:
+        return RunConfig(market=MarketConfig(duration_ns=dur * NS_PER_S, warmup_ns=WARMUP_S * NS_PER_S))
+    from lobkit.sim.options import apply_options
+
+    return apply_options(None, {"flow": flow, "agent": "momentum", "duration": dur, "warmup": WARMUP_S})
+
+
+def events_per_sim_second(events: int = 100_000, seeds: int = 4, flow: str | None = None) -> float:
+    """Background events per simulated second of the default market (or of ``flow``), measured on runs of about
+    ``events`` events (the rate depends a little on the run length: the warm-up and the Hawkes clusters)."""
     dur = 900
     rate = 0.0
     for _ in range(2):  # guess, measure, rescale, measure
-        cfg = RunConfig(market=MarketConfig(duration_ns=dur * NS_PER_S, warmup_ns=WARMUP_S * NS_PER_S))
+        cfg = _market(dur, flow)
         n = [simulate(cfg, 12345 + k).summary["n_events_total"] for k in range(seeds)]
         rate = sum(n) / (seeds * dur)
         dur = max(WARMUP_S + 30, math.ceil(events / rate))
     return rate
 
 
-def base_config(events: int, rate: float | None = None) -> RunConfig:
-    """The default market and momentum agent, run long enough for about ``events`` background events."""
-    rate = rate or events_per_sim_second(events)
+def base_config(events: int, rate: float | None = None, flow: str | None = None) -> RunConfig:
+    """The default market (or ``flow``'s) and momentum agent, run long enough for about ``events`` background
+    events."""
+    rate = rate or events_per_sim_second(events, flow=flow)
     dur = max(WARMUP_S + 30, math.ceil(events / rate))
-    return RunConfig(market=MarketConfig(duration_ns=dur * NS_PER_S, warmup_ns=WARMUP_S * NS_PER_S))
+    return _market(dur, flow)
 
 
 def grid_for(n_configs: int) -> str:
@@ -96,14 +106,15 @@ def machine_description() -> dict:
 
 
 def sweep_throughput(jobs: int, n_configs: int, events: int, *, rate: float | None = None, seed: int = 0,
-                     fresh_workers: bool = False, heatmap: bool = True) -> dict:
-    """Time one sweep of ``n_configs`` configurations x 1 repeat of ``events``-event simulations.
+                     fresh_workers: bool = False, heatmap: bool = True, flow: str | None = None) -> dict:
+    """Time one sweep of ``n_configs`` configurations x 1 repeat of ``events``-event simulations (of the default
+    market, or of the flow model ``flow``: ``NAME[:PATH]``).
 
     Returns ``jobs``, ``n_configs``, ``events_per_sim`` (measured mean), ``seconds``, ``sims_per_s``,
     ``events_per_s`` (background events simulated per wall second, all workers together), ``cpu_ms_per_sim``
     and ``cores_used`` (CPU seconds of the simulations per wall second).
     """
-    cfg = base_config(events, rate)
+    cfg = base_config(events, rate, flow)
     out = Path(tempfile.mkdtemp(prefix="lobkit-sweep-bench-"))
     try:
         if fresh_workers:

@@ -30,3 +30,55 @@ def books_frame(books, two_sided: np.ndarray, tick_size: float) -> pl.DataFrame:
         "bid_px": lists(bid_p, nb), "bid_qty": lists(books.bid_vol[keep], nb),
         "ask_px": lists(ask_p, na), "ask_qty": lists(books.ask_vol[keep], na),
     })
+
+
+_GENERATORS: dict[tuple, object] = {}
+
+
+def initial_book_from_generator(path, seed, *, mid: float, tick_size: float, lot_size: float, window: int,
+                                tries: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """A simulator's initial book drawn from a trained WGAN generator (``--initial-book wgan:generator.pth``):
+    ``(side, price, size, mid_ticks)``, one background order per generated level (side BUY = 1 / SELL = -1; price
+    int64 ticks; size int64 lots, ``volume / lot_size`` rounded, at least 1), anchored at ``mid`` (currency).
+
+    ``seed``: a SeedSequence (the run's book seed); the first two-sided book of ``tries`` drawn is used. The
+    generator's tick size must be the market's (its books are in its own ticks). Raises
+    :class:`~lobkit.errors.ConfigError` (another tick size, no two-sided book, a book wider than half the window)
+    or :class:`~lobkit.errors.InputFormatError` (not a generator file)."""
+    from pathlib import Path
+
+    from lobkit.errors import ConfigError
+    from lobkit.training.wgan_training import load_generator
+
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        from lobkit.errors import InputFormatError
+
+        raise InputFormatError(path, None, "no such generator file (train one with `lobkit train-wgan`)") from None
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _GENERATORS:
+        _GENERATORS[key] = load_generator(path)
+    model = _GENERATORS[key]
+    if not np.isclose(model.config.tick_size, tick_size, rtol=1e-9):
+        raise ConfigError(f"tick_size: the generator {path} draws books in ticks of {model.config.tick_size:g}, the "
+                          f"market's tick is {tick_size:g} (--tick-size {model.config.tick_size:g})")
+    books, two_sided = model.generate(tries, seed, mid=mid)
+    ok = np.flatnonzero(two_sided)
+    if not len(ok):
+        raise ConfigError(f"initial_book: the generator {path} drew no two-sided book in {tries} tries")
+    i = int(ok[0])
+    mid_t = round(float(books.mid[i]) / tick_size * 2.0) / 2.0
+    nb, na = int(books.n_bids[i]), int(books.n_asks[i])
+    bid_p = books.bid_ticks[i, :nb] + int(np.ceil(mid_t))
+    ask_p = books.ask_ticks[i, :na] + int(np.floor(mid_t))
+    price = np.concatenate([bid_p, ask_p]).astype(np.int64)
+    side = np.concatenate([np.ones(nb, np.int64), -np.ones(na, np.int64)])
+    vol = np.concatenate([books.bid_vol[i, :nb], books.ask_vol[i, :na]])
+    size = np.clip(np.rint(vol / lot_size), 1, 1 << 40).astype(np.int64)
+    span = int(price.max() - price.min())
+    if span > window // 2:
+        raise ConfigError(f"window: the generated book spans {span:,} ticks; use a window of at least {2 * span:,} "
+                          f"(--set window={2 * span})")
+    return side, price, size, int(bid_p[0] + ask_p[0]) // 2

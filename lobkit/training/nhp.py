@@ -152,6 +152,42 @@ class NeuralHawkes(nn.Module):
         return ll, mark_ll, n, last
 
 
+@torch.no_grad()
+def export_arrays(model: NeuralHawkes) -> dict[str, np.ndarray]:
+    """The model's weights as contiguous float64 NumPy arrays, in the form the simulator's jitted step reads
+    (:mod:`lobkit.flows.neural`). With ``K`` types, ``H`` hidden, ``E`` embedding, ``M`` decays, ``D`` distance
+    categories and ``F = 8`` scalar inputs (``dt``, ``log(dt + 1e-6)``, ``exp(-dt / s)`` for :data:`DT_SCALES`,
+    ``log1p |d|``, ``sign d``, ``log size``):
+
+    * ``gi_type`` (K, 3H): the GRU's input projection of each type's embedding plus its input bias (``W_i e_k +
+      b_i``; gates in PyTorch's order r, z, n), ``w_feat`` (3H, F): its projection of the scalar inputs;
+    * ``w_hh`` (3H, H), ``b_hh`` (3H): the recurrent projection; ``h0`` (H): the learned initial state;
+    * ``w_base`` (K, H), ``b_base`` (K); ``w_jump`` (K*M, H), ``b_jump`` (K*M); ``beta`` (K, M) per second;
+    * ``w_mark`` (H, H) and ``mark_type`` (K, H): the mark layer's weights on the state, and on each type's
+      embedding plus its bias; ``w_dist`` (D, H), ``b_dist`` (D); ``w_size`` (2, H), ``b_size`` (2).
+    """
+    cfg = model.cfg
+    E, H = cfg.embed, cfg.hidden
+
+    def arr(t):
+        return np.ascontiguousarray(t.detach().cpu().double().numpy())
+
+    emb = model.type_embed.weight.double()  # (K, E)
+    w_ih = model.gru.weight_ih_l0.double()  # (3H, E + F)
+    mark_w = model.mark_in.weight.double()  # (H, H + E)
+    return {
+        "gi_type": arr(emb @ w_ih[:, :E].T + model.gru.bias_ih_l0.double()),
+        "w_feat": arr(w_ih[:, E:]),
+        "w_hh": arr(model.gru.weight_hh_l0), "b_hh": arr(model.gru.bias_hh_l0), "h0": arr(model.h0),
+        "w_base": arr(model.base.weight), "b_base": arr(model.base.bias),
+        "w_jump": arr(model.jump.weight), "b_jump": arr(model.jump.bias),
+        "beta": arr(torch.exp(model.log_decay)),
+        "w_mark": arr(mark_w[:, :H]), "mark_type": arr(emb @ mark_w[:, H:].T + model.mark_in.bias.double()),
+        "w_dist": arr(model.distance_head.weight), "b_dist": arr(model.distance_head.bias),
+        "w_size": arr(model.size_head.weight), "b_size": arr(model.size_head.bias),
+    }
+
+
 def batch_of(dts: list[np.ndarray], types: list[np.ndarray], distances: list[np.ndarray], sizes: list[np.ndarray],
              tails: list[float], device="cpu") -> Batch:
     """Pad windows (lists of arrays) into a :class:`Batch`."""

@@ -66,10 +66,11 @@ class NHPResult:
 
 
 def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | Path = "runs/nhp", seed=None,
-              device: str = "auto", progress: bool = True) -> NHPResult:
+              device: str = "auto", progress: bool = True, market: dict | None = None) -> NHPResult:
     """Train the neural Hawkes process on the first ``cfg.split`` of ``stream``'s time and write
     ``out/nhp_background_trader.pth`` (weights, configuration, lobkit's version, the data's fingerprint and source,
-    the training's figures) and ``out/training.json``. Raises :class:`ConfigError` / :class:`InputFormatError` for
+    the training's figures, and ``market``: the data's ``tick_size`` (currency) and ``lot_size`` (size units per
+    lot), the simulator's defaults for ``--flow nhp:...``) and ``out/training.json``. Raises :class:`ConfigError` / :class:`InputFormatError` for
     bad input (too few events, more types than the model has)."""
     from lobkit import __version__
     from lobkit.training.wgan import pick_device
@@ -136,7 +137,8 @@ def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | P
         "format": MODEL_FORMAT, "format_version": ckpt.FORMAT_VERSION, "lobkit_version": __version__,
         "config": cfg.to_dict(), "seed": ss_label, "data_fingerprint": stream.fingerprint(),
         "data_source": stream.source, "model": model.state_dict(), "epochs": epochs_done,
-        "event_types": list(range(stream.n_types))})
+        "event_types": list(range(stream.n_types)),
+        "market": {k: float(v) for k, v in (market or {}).items() if k in ("tick_size", "lot_size")}})
     doc = {"seed": ss_label, "config": cfg.to_dict(), "source": stream.source, "data_fingerprint": stream.fingerprint(),
            "n_train_events": hi, "n_held_out_events": len(stream) - hi, "epochs": epochs_done,
            "seconds": round(seconds, 2), "train_events_per_s": round(eps, 1), "marks_learned": learn_marks,

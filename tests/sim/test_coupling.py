@@ -28,8 +28,8 @@ MARKET_COLUMNS = ["t_ns", "bid", "ask", "mid", "spread_ticks", "bid_size", "ask_
 
 
 @pytest.mark.parametrize("flow", flow_names())
-def test_one_lot_impulse_is_impact_not_noise(flow):
-    cfg = apply_options(None, {"flow": flow, "warmup": "2min"})
+def test_one_lot_impulse_is_impact_not_noise(flow, flow_spec):
+    cfg = apply_options(None, {"flow": flow_spec(flow), "warmup": "2min"})
     res = impulse_response(cfg, 20261130, lots=(1,), pairs=24, horizon="10min")
     assert res.summary["sd_ticks_1"] <= 2.0, res.summary
     assert res.final["lots_1"].len() == 24
