@@ -14,6 +14,7 @@ from lobkit import _jit as _jit  # noqa: E402
 # The public API, imported lazily (PEP 562) so that ``import lobkit`` stays fast: Polars, the simulator and the
 # sweeps load only when one of these names is first used (Numba itself is imported by ``_jit`` above).
 _LAZY = {"run": "lobkit.api", "compare": "lobkit.api", "impact": "lobkit.api", "sweep": "lobkit.api",
+         "eval_market": "lobkit.api",
          "build_config": "lobkit.api"}
 __all__ = ["__version__", *_LAZY]
 

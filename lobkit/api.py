@@ -13,6 +13,7 @@ repeat the run); else a non-negative integer or a ``numpy.random.SeedSequence`` 
     imp = lobkit.impact(lots=(1, 10, 100), pairs=16, seed=7)
     sw = lobkit.sweep("short=3,5,10 long=20,50,100", repeats=8, jobs=2, out="sweeps/ma", duration="10min")
     sw.best(5)          # a Polars frame
+    rep = lobkit.eval_market(flow="calibrated:market.toml", against="lob-btc.db", runs=3, seed=7)
 
 Every function raises :class:`~lobkit.errors.ConfigError` (one line naming the option) for bad input.
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 from lobkit.seeds import DEFAULT_SEED
 
-__all__ = ["build_config", "compare", "impact", "run", "sweep"]
+__all__ = ["build_config", "compare", "eval_market", "impact", "run", "sweep"]
 
 
 def build_config(config: Any = None, **options: Any):
@@ -104,6 +105,58 @@ def impact(*, seed: Any = DEFAULT_SEED, lots: Any = (1, 5, 25, 100), pairs: int 
 
         write_impact(result, out, plot=plot)
     return result
+
+
+def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED, levels: int = 20,
+                replicates: int = 200, out: str | Path | None = None, config: Any = None, progress: bool = False,
+                **options: Any):
+    """The realism report of a simulated market against real data (``lobkit eval-market``).
+
+    ``against``: the real data, a snapshot source (``lob-btc.db``, with the Bitstamp capture it was recorded from
+    when one is found: :func:`lobkit.realism.real_record`) or a LOBSTER zip (with its messages). The market of
+    ``options`` (``flow="nhp:..."``, ``initial_book=...``, any option) is simulated ``runs`` times (seeds split from
+    ``seed``), each for as long as the real data covers after its warm-up, with the agent of the options (default
+    ``null``: the market alone). Returns a :class:`lobkit.realism.RealismReport` (``.data``, ``.targets``,
+    ``.markdown()``); with ``out``, writes ``realism.md``, ``realism.json`` and ``realism.png`` there.
+
+    Raises :class:`~lobkit.errors.ConfigError` / :class:`~lobkit.errors.InputFormatError` for bad options or data.
+    """
+    from lobkit.errors import ConfigError
+    from lobkit.realism import real_record, realism_report, simulated_records
+    from lobkit.seeds import child, seed_sequence
+
+    options.setdefault("agent", "null")
+    cfg = build_config(config, **options)
+    _check_out(out)
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= 1000:
+        raise ConfigError(f"runs: an integer from 1 to 1,000, got {runs!r}")
+    ss = seed_sequence(seed)
+    real = real_record(str(against), tick_size=cfg.market.tick_size, levels=levels)
+    sims = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=runs, desc="eval-market", unit="run", dynamic_ncols=True)
+    try:
+        for i in range(runs):
+            sims += simulated_records(cfg, child(ss, i), 1, duration_ns=real.duration_ns, levels=levels)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    report = realism_report(real, sims, seed=child(ss, runs), replicates=replicates)
+    report.data["config"] = {"flow": cfg.flow.spec, "initial_book": cfg.market.book_source[0], "runs": runs,
+                             "seed": int(ss.entropy) if isinstance(ss.entropy, int) else str(ss.entropy),
+                             "hours_each": real.duration_ns / 3.6e12, "against": str(against)}
+    if out is not None:
+        d = Path(out)
+        d.mkdir(parents=True, exist_ok=True)
+        report.write_markdown(d / "realism.md")
+        report.to_json(d / "realism.json")
+        report.figure(d / "realism.png")
+    return report
 
 
 def sweep(grid: Any, *, repeats: int = 1, seed: Any = DEFAULT_SEED, jobs: int = 1, out: str | Path = "sweeps/out",
