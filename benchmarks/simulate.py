@@ -17,7 +17,7 @@ Keys of the JSON object:
 * ``sim_events_per_s_nhp`` and ``sim_events_per_s_calibrated``: the same figure (best of ``--repeat`` runs of
   ``--learned-duration``) for the learned flow (``--flow nhp:``; ``--nhp PATH``, default: a model of the default
   size trained here for ``--train-seconds`` on the Bitstamp capture of the shared data) and the calibrated one
-  (``--calibrated PATH``, default: ``lobkit calibrate --quick`` on the same capture), each with its model's
+  (``--calibrated PATH``, default: ``lobkit calibrate --quick`` on the same capture and lob-btc.db), each with its model's
   ``*_hidden`` size and events per run; ``calibrated_vs_hawkes``: their ratio to ``sim_events_per_s``;
 * ``sweep_scaling_nhp``: the 1 -> 2 worker scaling of a sweep over the learned market (``--sweep-configs``
   configurations of about 100,000 events; ``sweep_sims_per_s_nhp_1``/``_2``), best of two rounds;
@@ -91,7 +91,8 @@ def _default_models(a, tmp: Path) -> tuple[str, str]:
         if calibrated is None:
             from lobkit.training.calibrate import calibrate, write_calibration
 
-            calibrated = str(write_calibration(calibrate(stream, tick_size=0.01, seed=0), tmp / "market.toml"))
+            cal = calibrate(stream, tick_size=0.01, book=str(shared_data_dir() / "lob-btc.db"), moments=False, seed=0)
+            calibrated = str(write_calibration(cal, tmp / "market.toml"))
     return nhp, calibrated
 
 

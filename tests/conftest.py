@@ -94,13 +94,12 @@ def nhp_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def calibration_file(tmp_path_factory) -> Path:
-    """A calibrated market file: the parametric flow's defaults in a BTC-like market (tick 0.01, lot 0.01, mid
-    236), written by :func:`lobkit.training.calibrate.write_calibration`."""
-    from lobkit.flows.hawkes import HawkesParams
-    from lobkit.training.calibrate import Calibration, write_calibration
+    """A calibrated market file: ``lobkit calibrate``'s fit (without the simulated moments) of
+    :func:`poisson_events` in a market of tick 0.01, lot 0.1, mid 236 and a 5-tick spread."""
+    from lobkit.training.calibrate import calibrate, write_calibration
 
-    cal = Calibration(params=HawkesParams(), market={"tick_size": 0.01, "lot_size": 0.01, "initial_mid": 236.0},
-                      fit={"source": "the parametric flow's defaults (a test file)"})
+    cal = calibrate(poisson_events(), tick_size=0.01, lot_size=0.1, initial_mid=236.0, spread_ticks=5.0,
+                    moments=False, seed=1)
     return write_calibration(cal, tmp_path_factory.mktemp("calibrated") / "market.toml")
 
 

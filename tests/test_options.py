@@ -74,9 +74,13 @@ def test_every_field_is_reachable_from_the_cli_and_the_api_with_the_same_default
     for opt in option_list(base):
         if opt.part == "select":
             continue
-        implied = base.flow.model_class.market_defaults(base.flow.path)  # a model file's market (tick, lot)
+        # a model file's market (tick, lot) and parameters (a calibration's) are the defaults of its flow
+        implied = base.flow.model_class.market_defaults(base.flow.path)
+        file_params = base.flow.model_class.default_params(base.flow.path) if base.flow.path else None
         assert opt.default == _value_at(base, opt) or opt.duration or (
-            opt.part == "market" and _value_at(base, opt) == implied.get(opt.field)), opt.qualified
+            opt.part == "market" and _value_at(base, opt) == implied.get(opt.field)) or (
+            opt.part == "flow.params" and file_params is not None
+            and _value_at(base, opt) == getattr(file_params, opt.field)), opt.qualified
         value = _a_different_value(opt, base)
         if value is None:
             continue

@@ -33,9 +33,11 @@ def main() -> None:
 
 def _register_all() -> None:
     from lobkit.cli import bitstamp as _bitstamp
+    from lobkit.cli import calibrate as _calibrate
     from lobkit.cli import data as _data
     from lobkit.cli import engine as _engine
     from lobkit.cli import lobster as _lobster
+    from lobkit.cli import market as _market
     from lobkit.cli import nhp as _nhp
     from lobkit.cli import sim as _sim
     from lobkit.cli import sweep as _sweep
@@ -49,6 +51,8 @@ def _register_all() -> None:
     _sweep.register(main)
     _training.register(main)
     _nhp.register(main)
+    _calibrate.register(main)
+    _market.register(main)
 
 
 _register_all()

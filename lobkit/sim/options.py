@@ -199,12 +199,15 @@ def apply_options(cfg: RunConfig | None = None, options: Mapping[str, Any] | Non
     if flow is not None:
         name, path = parse_flow_spec(flow)
         if (name, path) != (cfg.flow.name, cfg.flow.path):
-            cfg = replace(cfg, flow=FlowConfig(name=name, path=path))
-            # a model's file may fix market fields (a calibrated market's tick and lot size): its values unless given
-            for key, value in cfg.flow.model_class.market_defaults(path).items():
+            new_flow = FlowConfig(name=name, path=path)
+            # a model's file may fix market fields (a calibrated market's tick, lot, window): its values unless
+            # given, set together with the flow (the model is checked against the market it implies)
+            implied = {}
+            for key, value in new_flow.model_class.market_defaults(path).items():
                 opt = resolve(cfg, key)
-                if not any(k in given for k in {opt.name, opt.qualified, opt.field}):
-                    given[opt.qualified] = value
+                if not any(k in given for k in {opt.name, opt.qualified, opt.field, f"market.{opt.field}"}):
+                    implied[opt.field] = value
+            cfg = replace(cfg, flow=new_flow, market=replace(cfg.market, **implied) if implied else cfg.market)
     changes: dict[str, dict[str, Any]] = {p: {} for p in _PARTS}
     for key, value in given.items():
         opt = resolve(cfg, key)

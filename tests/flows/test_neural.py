@@ -150,7 +150,7 @@ def test_a_run_on_the_learned_market_is_deterministic_and_trades(nhp_model):
     s = a.summary
     assert all(s[f"events_{name}"] > 0 for name in ("limit_buy", "limit_sell", "market_buy", "market_sell",
                                                      "cancel_buy", "cancel_sell")), s
-    assert s["n_orders"] > 0 and s["agent_events_fed"] > 0
+    assert s["n_orders"] > 0 and s["agent_events_fed"] == 0  # off by default (coupling)
     # the model's rate: about five events a second, as in its training stream
     assert 2.0 < s["events_per_sim_s"] < 12.0
 
@@ -167,9 +167,11 @@ def test_chunked_runs_equal_one_run(nhp_model):
     assert res.orders.equals(one.orders)
 
 
-def test_without_feedback_the_agents_trades_do_not_reach_the_model(nhp_model):
-    a = simulate(_cfg(nhp_model, agent_feedback=False), 42)
-    assert a.summary["agent_events_fed"] == 0 and a.summary["n_orders"] > 0
+def test_with_feedback_the_agents_trades_reach_the_model(nhp_model):
+    a = simulate(_cfg(nhp_model, agent_feedback=True), 42)
+    b = simulate(_cfg(nhp_model), 42)
+    assert a.summary["agent_events_fed"] > 0 and a.summary["n_orders"] > 0
+    assert not a.orders.equals(b.orders)  # the learned traders react
 
 
 def test_a_model_of_another_event_set_is_refused(tmp_path):
