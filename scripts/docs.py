@@ -338,8 +338,21 @@ def view_sweep(load: Callable[[str], dict]) -> str:
 
 def _simulate_rows(m: dict) -> list[list[str]]:
     t = need(m, "targets")
-    return [judged("full simulation: Hawkes background flow + momentum agent + matching + accounting",
+    rows = [judged("full simulation: Hawkes background flow + momentum agent + matching + accounting",
                    need(m, "sim_events_per_s"), t["sim_events_per_s"], lambda v: m_rate(v, "events"))]
+    if "sim_events_per_s_nhp" in m:
+        rows += [
+            judged(f"the same on the learned market (`--flow nhp:`, GRU of {m['nhp_hidden']} units in the jitted loop, "
+                   f"{m['events_per_run_nhp']:,} events)", m["sim_events_per_s_nhp"], t["sim_events_per_s_nhp"],
+                   lambda v: m_rate(v, "events")),
+            judged(f"the same on the calibrated market (`--flow calibrated:`, {m['events_per_run_calibrated']:,} "
+                   f"events): its speed over the parametric flow's", m["calibrated_vs_hawkes"],
+                   t["calibrated_vs_hawkes"], times,
+                   shown=f"{times(m['calibrated_vs_hawkes'])} ({m_rate(m['sim_events_per_s_calibrated'], 'events')})"),
+            judged("sweep over the learned market, 1 -> 2 workers", m["sweep_scaling_nhp"], t["sweep_scaling_nhp"],
+                   times),
+        ]
+    return rows
 
 
 def view_simulate(load: Callable[[str], dict]) -> str:

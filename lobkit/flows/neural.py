@@ -9,8 +9,8 @@ intensities until the next one (times in seconds inside the model, ns in the sim
     lambda_k(tau) = mu_k(h) + sum_m a_km(h) exp(-beta_km tau),
     Lambda(tau)   = sum_k mu_k tau + sum_km a_km (1 - exp(-beta_km tau)) / beta_km
 
-Sampling, exact and with a fixed count of random numbers (the n-th background event takes the uniforms ``6n ..
-6n + 5`` of one xoshiro256** stream, so that a baseline and an experiment share them):
+Sampling, exact and with a fixed count of random numbers (the n-th background event takes the uniforms ``7n ..
+7n + 6`` of one xoshiro256** stream, so that a baseline and an experiment share them):
 
 * time: inversion of the compensator (Daley and Vere-Jones 2003, sec. 7.4): ``Lambda(tau) = E`` with ``E = -log
   u_0``, solved by Newton's method from the lower bound ``E / (sum mu + sum a)`` (``Lambda`` is increasing and
@@ -18,14 +18,17 @@ Sampling, exact and with a fixed count of random numbers (the n-th background ev
 * type: ``k`` with probability ``lambda_k(tau) / sum lambda(tau)`` (``u_1``);
 * marks from the mark head at the state before the event: the distance category (``u_2``; inverse of the softmax's
   cumulative sum) and the log-normal size (``u_3`` through the normal quantile);
-* ``u_4``: the owner (one of the background accounts); ``u_5``: which resting order a cancellation takes, or where
-  inside the spread a limit order lands.
+* ``u_4``: the owner (one of the background accounts); ``u_5``: which resting order a cancellation takes;
+  ``u_6``: the distance within an open-ended category: how far inside the spread (category 0) or how far beyond
+  ``D - 2`` ticks (the last category), from the quantiles of the training data's distances in that category
+  (recorded in the model's file by ``train-nhp``, :func:`lobkit.training.nhp_training.distance_quantiles`; the model
+  itself only says which category).
 
 Events become orders on the book:
 
 * a limit order at distance category ``c`` rests ``c - 1`` ticks behind the best price of its side; ``c = 0`` (inside
-  the spread) places it uniformly on the ticks strictly between the best bid and ask (``u_5``; at the touch when
-  there are none). It never crosses;
+  the spread) places it as far inside the spread as the training data's category-0 orders went (their quantiles,
+  ``u_6``), at most one tick off the other side (at the touch when there is no tick between). It never crosses;
 * a market order takes its size;
 * a cancellation takes a background order from the level at its distance (the order at position ``u_5`` of the
   level's queue, or the nearest background order behind it), or from the nearest level that has one.
@@ -56,6 +59,7 @@ import numpy as np
 from numba.extending import overload
 
 from lobkit._jit import kernel as _kernel
+from lobkit._jit import kernel_fast as _fast
 from lobkit._jit import kernel_inline as _inline
 from lobkit.agents.nb import AGENT_OID_BASE
 from lobkit.engine import nb as eng
@@ -96,11 +100,11 @@ from lobkit.sim.rng import rng_state, uniform
 from lobkit.validate import check_field
 
 NS_PER_S = 1_000_000_000
-UNIFORMS_PER_EVENT = 6
+UNIFORMS_PER_EVENT = 7
 MAX_LOTS = 1_000_000  # largest background order (lots)
 N_FEATURES = 8  # dt, log(dt + 1e-6), exp(-dt / 0.1), exp(-dt / 1), exp(-dt / 10), log1p|d|, sign d, log size
 DT_SCALES = (0.1, 1.0, 10.0)  # the same as lobkit.training.nhp.DT_SCALES (a test checks)
-SCAN_LEVELS = 4096  # a cancellation looks this many price levels for a background order
+SCAN_LEVELS = 4096  # a cancellation looks at most this many occupied price levels for a background order
 
 # params: float64[P_LEN]
 P_N_BACKGROUND = 0
@@ -116,10 +120,10 @@ T_NEED_DRAW = 3  # 1: the next event's uniforms are still to draw
 T_LEN = 4
 
 # pending: float64[PD_LEN], the next background event's random numbers and its exact time
-PD_U = 0  # PD_U .. PD_U + 5: the six uniforms
-PD_E_LEFT = 6  # the part of its exponential threshold the compensator has not yet reached since T_LAST
-PD_TAU = 7  # its time after T_LAST (seconds, exact: the ns time is rounded up)
-PD_LEN = 8
+PD_U = 0  # PD_U .. PD_U + 6: the seven uniforms
+PD_E_LEFT = 7  # the part of its exponential threshold the compensator has not yet reached since T_LAST
+PD_TAU = 8  # its time after T_LAST (seconds, exact: the ns time is rounded up)
+PD_LEN = 9
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ NHPState = flow_state_type("NHPState", [
     ("agent_events", np.ndarray),  # int64[1]: agents' market orders fed to the model
     ("last_marks", np.ndarray),  # float64[3]: the last background event's time after the one before (s), distance
     #                               (ticks) and size (data units), as the model drew them
+    ("inside_q", np.ndarray),  # float64[Q]: quantiles of the ticks inside the spread of category-0 limit orders
+    ("tail_q", np.ndarray),  # float64[Q]: quantiles of the distance beyond D - 2 ticks of the last category
     ("shadow", BookState),  # the book of the background's own orders only (module docstring: the anchor)
 ], __name__)
 
@@ -183,7 +189,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@_kernel
+@_fast
 def nhp_intensity_params(flow):
     """``mu`` and ``a`` of the state ``flow.h`` (softplus of the base and jump layers; ``mu`` gets PyTorch's +1e-9)."""
     h = flow.h
@@ -201,7 +207,7 @@ def nhp_intensity_params(flow):
         flow.a[km // M, km % M] = _softplus(acc)
 
 
-@_kernel
+@_fast
 def nhp_step(flow, k, dt_s, distance, size):
     """The GRU step of one event (type ``k``, ``dt_s`` seconds after the last, ``distance`` ticks, ``size`` in the
     data's units), as ``torch.nn.GRU`` computes it (gates r, z, n), then the new state's intensity parameters."""
@@ -302,7 +308,7 @@ def _normal_quantile(p):
     return x - u / (1.0 + 0.5 * x * u)
 
 
-@_kernel
+@_fast
 def nhp_marks(flow, k, u_distance, u_size):
     """``(distance category, size)`` of an event of type ``k`` at the current state: the mark head's softmax over
     the categories inverted at ``u_distance``, its log-normal size at the quantile ``u_size`` (data units)."""
@@ -346,6 +352,19 @@ def nhp_marks(flow, k, u_distance, u_size):
 
 
 @_inline
+def _quantile(q, u):
+    """The quantile function given by ``q`` (values at 0, 1/(Q-1), ..., 1) at ``u``, linearly interpolated."""
+    n = q.shape[0]
+    if n == 1:
+        return q[0]
+    x = u * (n - 1)
+    i = np.int64(x)
+    if i >= n - 1:
+        return q[n - 1]
+    return q[i] + (x - i) * (q[i + 1] - q[i])
+
+
+@_inline
 def _lots(size, lot_size):
     q = size / lot_size
     if not q < MAX_LOTS:  # also NaN
@@ -378,34 +397,41 @@ def _background_order_at(book, s, j, u):
 @_kernel
 def _cancel_target(book, s, distance, u):
     """The background order a cancellation of side ``s`` at ``distance`` ticks behind the best takes (module
-    docstring), or -1 when the side holds none within :data:`SCAN_LEVELS` levels."""
+    docstring), or -1 when the side holds none within :data:`SCAN_LEVELS` occupied levels. Occupied levels are
+    found with the book's occupancy bitmap (64 levels at a time)."""
     meta = book.meta
     if (meta[M_NBID] if s == 0 else meta[M_NASK]) == 0:
         return -1
     base = meta[M_BASE]
     width = book.lv.shape[2]
     best = meta[M_BEST_BID] - base if s == 0 else meta[M_BEST_ASK] - base
-    step = -1 if s == 0 else 1  # away from the touch
-    j0 = best + step * (distance if distance > 0 else 0)
+    j0 = best - distance if s == 0 else best + distance
+    if distance <= 0:
+        j0 = best
     if j0 < 0:
         j0 = 0
     elif j0 >= width:
         j0 = width - 1
     # from the level at the distance outwards (deeper), then back towards the touch
-    j = j0
+    j = eng.level_below(book, s, j0) if s == 0 else eng.level_above(book, s, j0)
     for _ in range(SCAN_LEVELS):
-        if j < 0 or j >= width:
+        if j < 0:
             break
         oid = _background_order_at(book, s, j, u)
         if oid >= 0:
             return oid
-        j += step
-    j = j0 - step
-    while (j - best) * step >= 0:
+        j = eng.level_below(book, s, j - 1) if s == 0 else (eng.level_above(book, s, j + 1) if j + 1 < width else -1)
+    j = eng.level_above(book, s, j0 + 1) if s == 0 else eng.level_below(book, s, j0 - 1)
+    for _ in range(SCAN_LEVELS):
+        if j < 0 or (j > best if s == 0 else j < best):
+            break
         oid = _background_order_at(book, s, j, u)
         if oid >= 0:
             return oid
-        j -= step
+        if s == 0:
+            j = eng.level_above(book, s, j + 1) if j + 1 < width else -1
+        else:
+            j = eng.level_below(book, s, j - 1) if j >= 1 else -1
     return -1
 
 
@@ -471,6 +497,9 @@ def nhp_fire(flow, book, now, next_oid, last_mid2):
             break
     cat, size_units = nhp_marks(flow, typ, pd[PD_U + 2], pd[PD_U + 3])
     distance = cat - 1
+    D = flow.b_dist.shape[0]
+    if cat == D - 1:  # the last category, "D - 2 ticks or more": the data's excess distance
+        distance += np.int64(_quantile(flow.tail_q, pd[PD_U + 6]) + 0.5)
     p = flow.params
     owner = np.int64(pd[PD_U + 4] * p[P_N_BACKGROUND])
     price = 0
@@ -485,8 +514,14 @@ def nhp_fire(flow, book, now, next_oid, last_mid2):
         has_ask = meta[M_NASK] > 0
         bid = meta[M_BEST_BID] if has_bid else (meta[M_BEST_ASK] - 1 if has_ask else last_mid2 // 2 - 1)
         ask = meta[M_BEST_ASK] if has_ask else (meta[M_BEST_BID] + 1 if has_bid else (last_mid2 + 1) // 2 + 1)
-        # inside the spread (category 0): uniformly on the ticks strictly between the best prices (u_5)
-        inside = np.int64(pd[PD_U + 5] * (ask - bid - 1)) + 1 if ask - bid >= 2 else 0
+        # inside the spread (category 0): the data's distance inside it (u_6), at most to one tick off the other side
+        inside = 0
+        if ask - bid >= 2:
+            inside = np.int64(_quantile(flow.inside_q, pd[PD_U + 6]) + 0.5)
+            if inside < 1:
+                inside = 1
+            elif inside > ask - bid - 1:
+                inside = ask - bid - 1
         if ev == EV_LIMIT_BUY:
             price = bid - distance if distance >= 0 else bid + inside
             if has_ask and price > ask - 1:
@@ -621,6 +656,7 @@ class NeuralFlow(FlowModel):
         K, M = w["beta"].shape
         D = w["b_dist"].shape[0]
         window = int(self.market.window) if self.market is not None else 1 << 13
+        quantiles = load_model_arrays(self.path)[1].get("distance_quantiles") or {}
         params = np.zeros(P_LEN)
         params[P_N_BACKGROUND] = n_background
         params[P_LOT_SIZE] = self.lot_size
@@ -637,6 +673,8 @@ class NeuralFlow(FlowModel):
             scratch=np.zeros((4, max(3 * H, D, N_FEATURES, K))), times=times, pending=np.zeros(PD_LEN),
             stream=rng_state(child(seed, 0)), counts=np.zeros(N_EVENT_TYPES, np.int64),
             agent_events=np.zeros(1, np.int64), last_marks=np.zeros(3),
+            inside_q=np.asarray(quantiles.get("inside", [1.0]), np.float64),
+            tail_q=np.asarray(quantiles.get("tail", [0.0]), np.float64),
             shadow=alloc_state(capacity, window, capacity + 64, base_price=int(initial_mid_ticks) - window // 2))
         nhp_intensity_params(state)
         return state

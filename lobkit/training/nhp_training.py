@@ -65,6 +65,25 @@ class NHPResult:
         return self.out / "nhp_background_trader.pth"
 
 
+#: Quantiles kept of the within-category distances (:func:`distance_quantiles`).
+N_DISTANCE_QUANTILES = 65
+
+
+def distance_quantiles(stream: EventStream, max_distance: int, n: int | None = None) -> dict[str, list[float]]:
+    """What the distance mark's two open-ended categories hold in the data (the model only says which category),
+    over the first ``n`` events of ``stream``: ``inside``, the quantiles (0, 1/64, ..., 1) of how many ticks inside
+    the spread limit orders of category 0 land (>= 1), and ``tail``, those of the distance beyond ``max_distance -
+    2`` ticks of the limit orders and cancellations of the last category (>= 0). The simulator draws those events'
+    distances from them (:mod:`lobkit.flows.neural`). A category without events gives ``[1.0]`` / ``[0.0]``."""
+    k = stream.type[:n]
+    d = stream.distance[:n]
+    q = np.linspace(0.0, 1.0, N_DISTANCE_QUANTILES)
+    inside = -d[(k <= 1) & (d < 0)].astype(np.float64)
+    tail = (d[((k <= 1) | (k >= 4)) & (d >= max_distance - 2)] - (max_distance - 2)).astype(np.float64)
+    return {"inside": [float(x) for x in np.quantile(inside, q)] if len(inside) else [1.0],
+            "tail": [float(x) for x in np.quantile(tail, q)] if len(tail) else [0.0]}
+
+
 def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | Path = "runs/nhp", seed=None,
               device: str = "auto", progress: bool = True, market: dict | None = None) -> NHPResult:
     """Train the neural Hawkes process on the first ``cfg.split`` of ``stream``'s time and write
@@ -138,7 +157,8 @@ def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | P
         "config": cfg.to_dict(), "seed": ss_label, "data_fingerprint": stream.fingerprint(),
         "data_source": stream.source, "model": model.state_dict(), "epochs": epochs_done,
         "event_types": list(range(stream.n_types)),
-        "market": {k: float(v) for k, v in (market or {}).items() if k in ("tick_size", "lot_size")}})
+        "market": {k: float(v) for k, v in (market or {}).items() if k in ("tick_size", "lot_size")},
+        "distance_quantiles": distance_quantiles(stream, cfg.max_distance, hi)})
     doc = {"seed": ss_label, "config": cfg.to_dict(), "source": stream.source, "data_fingerprint": stream.fingerprint(),
            "n_train_events": hi, "n_held_out_events": len(stream) - hi, "epochs": epochs_done,
            "seconds": round(seconds, 2), "train_events_per_s": round(eps, 1), "marks_learned": learn_marks,
