@@ -115,3 +115,17 @@ def flow_spec(request):
         return name
 
     return spec
+
+
+@pytest.fixture(scope="session")
+def wgan_model(tmp_path_factory) -> Path:
+    """A WGAN generator trained for about ten seconds on the real lob-btc.db (narrow networks, 64 one-tick rows):
+    enough to draw two-sided books of the BTC market (tick 0.01)."""
+    from lobkit.training.config import WGANConfig
+    from lobkit.training.wgan_training import train_wgan
+
+    db = require_data("lob-btc.db")
+    cfg = WGANConfig.small(steps=150, ema=0.0, rows=64, gen_channels=64, critic_channels=16, z_dim=32,
+                           snapshot_every=0)
+    res = train_wgan(str(db), cfg, out=tmp_path_factory.mktemp("wgan"), seed=5, device="cpu", progress=False)
+    return res.generator_path
