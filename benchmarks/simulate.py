@@ -17,8 +17,8 @@ Keys of the JSON object:
 * ``sim_events_per_s_nhp`` and ``sim_events_per_s_calibrated``: the same figure (best of ``--repeat`` runs of
   ``--learned-duration``) for the learned flow (``--flow nhp:``; ``--nhp PATH``, default: a model of the default
   size trained here for ``--train-seconds`` on the Bitstamp capture of the shared data) and the calibrated one
-  (``--calibrated PATH``, default: ``lobkit calibrate --quick`` on the same capture and lob-btc.db), each with its model's
-  ``*_hidden`` size and events per run; ``calibrated_vs_hawkes``: their ratio to ``sim_events_per_s``;
+  (``--calibrated PATH``, default: ``lobkit calibrate --quick`` on the same capture and lob-btc.db), with the
+  model's ``nhp_hidden`` size and the events per run; ``calibrated_vs_hawkes``: their ratio to ``sim_events_per_s``;
 * ``sweep_scaling_nhp``: the 1 -> 2 worker scaling of a sweep over the learned market (``--sweep-configs``
   configurations of about 100,000 events; ``sweep_sims_per_s_nhp_1``/``_2``), best of two rounds;
 * ``targets`` and ``pass``: each figure against its target;

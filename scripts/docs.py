@@ -545,6 +545,55 @@ def view_nhp(load: Callable[[str], dict]) -> str:
     return "\n".join(out)
 
 
+def _g(v) -> str:
+    """A fact or distance for a table: 3 significant figures; n/a for None."""
+    if v is None:
+        return "n/a"
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def view_realism(load: Callable[[str], dict]) -> str:
+    """docs/market.md: the realism targets and headline facts of the calibrated and neural flows on each market."""
+    r = load("realism")
+    out = [provenance(r, "benchmarks/results/realism.json") + f" {r['runs']} simulations per report, each as long "
+           "as the real data, seed " + str(r["seed"]) + "; real figures with their 95% block-bootstrap interval."]
+    labels = {"spread_tv": "spread distribution, TV (at most 0.2)", "kurtosis_1min": "kurtosis, 1-min returns "
+              "(at least 8)", "abs_acf_mean_lags_1_5": "acf of abs returns, mean of lags 1-5 (at least 0.05)",
+              "acf_lag1": "acf of returns, lag 1 (within the real interval)",
+              "volume_by_level_tv": "mean volume by level, TV (at most 0.2)"}
+    facts = {"spread_q50": "median spread (ticks)", "spread_q90": "90th percentile spread (ticks)",
+             "std_1min": "sd of 1-min returns", "kurtosis_5min": "kurtosis, 5-min returns",
+             "abs_acf_lag1": "acf of abs returns, lag 1", "iet_q50": "median inter-event time (s)"}
+    for m in need(r, "markets").values():
+        out += ["", f"**{m['label']}** (calibration {secs(m['calibrate_seconds'])}; neural Hawkes "
+                    f"{m['nhp_epochs']} epochs in {secs(m['nhp_train_seconds'])}; lot {m['lot_size']:g})", ""]
+        rows = []
+        real_of = {t["name"]: t for t in m["calibrated"]["targets"]}
+        for name, label in labels.items():
+            cal = {t["name"]: t for t in m["calibrated"]["targets"]}[name]
+            nn = {t["name"]: t for t in m["nhp"]["targets"]}[name]
+            real = m["calibrated"]["facts"].get(name)
+            if real is not None:
+                real_txt = f"{_g(real['real'])} [{_g(real['real_ci'][0])}, {_g(real['real_ci'][1])}]"
+            elif name == "acf_lag1":
+                lo, hi = real_of[name]["threshold"]
+                real_txt = f"[{_g(lo)}, {_g(hi)}]"
+            else:
+                real_txt = "0 (itself)"
+            def judged_value(t):
+                return f"{_g(t['value'])} " + ("n/a" if t["met"] is None else verdict(bool(t["met"])))
+
+            rows.append([label, real_txt, judged_value(cal), judged_value(nn)])
+        for name, label in facts.items():
+            f_cal, f_nn = m["calibrated"]["facts"].get(name), m["nhp"]["facts"].get(name)
+            if f_cal is None:
+                continue
+            rows.append([label, f"{_g(f_cal['real'])} [{_g(f_cal['real_ci'][0])}, {_g(f_cal['real_ci'][1])}]",
+                         _g(f_cal["simulated"]), _g(f_nn["simulated"])])
+        out.append(table(["target / fact", "real", "`calibrated`", "`nhp`"], rows, "lrrr"))
+    return "\n".join(out)
+
+
 #: Marker key -> renderer. A renderer gets ``load(name)`` (the parsed ``benchmarks/results/<name>.json``).
 VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/engine.json": view_engine,
@@ -555,6 +604,7 @@ VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/coupling.json": view_coupling,
     "benchmarks/results/train.json": view_train,
     "benchmarks/results/nhp.json": view_nhp,
+    "benchmarks/results/realism.json": view_realism,
     "performance": view_performance,
 }
 
@@ -871,7 +921,8 @@ def all_blocks(root: Path = ROOT) -> list[Block]:
 
 #: Benchmark name -> its script (each writes benchmarks/results/<name>.json with --out).
 BENCHMARKS = {"engine": "engine.py", "simulate": "simulate.py", "sweep": "sweep_throughput.py",
-              "ingest": "ingest.py", "coupling": "coupling.py", "train": "train.py", "nhp": "nhp.py"}
+              "ingest": "ingest.py", "coupling": "coupling.py", "train": "train.py", "nhp": "nhp.py",
+              "realism": "realism.py"}
 
 
 def run_benchmarks(names: list[str]) -> int:

@@ -35,7 +35,8 @@ def _config_from_cli(*args) -> RunConfig:
 def _a_different_value(opt, cfg):
     """A valid value other than the default, as text (how the CLI passes it)."""
     field_default = opt.default
-    specials = {"snapshot": None, "initial_book": None, "max_position": "3", "flow": None, "agent": None, "order_type": "limit",
+    specials = {"snapshot": None, "initial_book": None, "max_position": "3", "flow": None, "agent": None,
+                "order_type": "limit",
                 "side": "sell", "record": "true", "window": "16384", "capacity": "65536", "initial_mid": "250.0",
                 "interval_ns": "2000000000", "interval": "2s", "duration": "2h", "duration_ns": "7200000000000",
                 "warmup": "10min", "warmup_ns": "600000000000", "sample": "2s", "sample_ns": "2000000000",

@@ -9,13 +9,22 @@
 
 from __future__ import annotations
 
-from lobkit.flows.base import FLOWS, FlowModel, flow_class, flow_state_type, parse_flow_spec, register_flow
-from lobkit.flows.hawkes import HawkesFlow, HawkesParams
+from lobkit.flows.base import (
+    FLOWS,
+    FlowModel,
+    flow_class,
+    flow_state_type,
+    implement_flow,
+    parse_flow_spec,
+    register_flow,
+)
 from lobkit.flows.calibrated import CalibratedFlow  # noqa: E402  (registers "calibrated")
-from lobkit.flows.neural import NeuralFlow, NHPParams  # noqa: E402  (registers "nhp")
+from lobkit.flows.hawkes import HawkesFlow, HawkesParams
 from lobkit.flows.nb import EVENT_NAMES, N_EVENT_TYPES
+from lobkit.flows.neural import NeuralFlow, NHPParams  # noqa: E402  (registers "nhp")
 
-__all__ = ["FLOWS", "FlowModel", "flow_class", "flow_state_type", "parse_flow_spec", "register_flow", "HawkesFlow",
+__all__ = ["FLOWS", "FlowModel", "flow_class", "flow_state_type", "implement_flow", "parse_flow_spec", "register_flow",
+           "HawkesFlow",
            "HawkesParams", "CalibratedFlow", "NeuralFlow", "NHPParams", "EVENT_NAMES", "N_EVENT_TYPES", "flow_names"]
 
 

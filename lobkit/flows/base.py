@@ -122,6 +122,34 @@ def parse_flow_spec(spec: str) -> tuple[str, str | None]:
     return f"{head}:{cls_name}", (path or None) if sep2 else None
 
 
+def implement_flow(state_type: type, reschedule, fire, seed_order) -> None:
+    """Register jitted kernels as a model's implementation of the three functions of :mod:`lobkit.flows.nb` for
+    ``state_type`` (its :func:`flow_state_type` class): ``reschedule(flow, book, now, agent_flow)``,
+    ``fire(flow, book, now, next_oid, last_mid2)`` and ``seed_order(flow, book, oid, side)``. They are inlined into
+    the simulation loop (Numba overloads selected by the state's type)."""
+    from numba.extending import overload
+
+    from lobkit.flows.nb import flow_fire, flow_reschedule, flow_seed_order
+
+    def mine(flow) -> bool:
+        return getattr(flow, "instance_class", None) is state_type
+
+    @overload(flow_reschedule, inline="always")
+    def _reschedule(flow, book, now, agent_flow):
+        if mine(flow):
+            return lambda flow, book, now, agent_flow: reschedule(flow, book, now, agent_flow)
+
+    @overload(flow_fire, inline="always")
+    def _fire(flow, book, now, next_oid, last_mid2):
+        if mine(flow):
+            return lambda flow, book, now, next_oid, last_mid2: fire(flow, book, now, next_oid, last_mid2)
+
+    @overload(flow_seed_order, inline="always")
+    def _seed(flow, book, oid, side):
+        if mine(flow):
+            return lambda flow, book, oid, side: seed_order(flow, book, oid, side)
+
+
 def flow_state_type(name: str, fields: list[tuple[str, Any]], module: str) -> type:
     """A NamedTuple class for a model's jitted state (``fields``: ``(name, np.ndarray)`` pairs); ``module`` is the
     defining module's ``__name__``.

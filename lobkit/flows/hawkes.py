@@ -61,14 +61,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba.extending import overload
 
 from lobkit._jit import kernel as _kernel  # noqa: E402  (no reference counting: see lobkit/_jit.py)
 from lobkit._jit import kernel_inline as _inline  # noqa: E402
 from lobkit.engine import nb as eng
 from lobkit.engine.state import M_BEST_ASK, M_BEST_BID, M_NASK, M_NBID
 from lobkit.errors import ConfigError
-from lobkit.flows.base import FlowModel, flow_state_type, register_flow
+from lobkit.flows.base import FlowModel, flow_state_type, implement_flow, register_flow
 from lobkit.flows.nb import (
     EV_CANCEL_BUY,
     EV_LIMIT_BUY,
@@ -77,9 +76,6 @@ from lobkit.flows.nb import (
     EV_MARKET_SELL,
     N_EVENT_TYPES,
     NEVER,
-    flow_fire,
-    flow_reschedule,
-    flow_seed_order,
 )
 from lobkit.seeds import child
 from lobkit.sim.rng import fill_uniform, rng_state, uniform
@@ -515,26 +511,7 @@ def hawkes_seed_order(flow, book, oid, side):
     _add_order(flow, book, s, flow.clock[EV_CANCEL_BUY + s] - math.log(u), oid)
 
 
-def _is_mine(flow) -> bool:
-    return getattr(flow, "instance_class", None) is HawkesState
-
-
-@overload(flow_reschedule, inline="always")
-def _reschedule_overload(flow, book, now, agent_flow):
-    if _is_mine(flow):
-        return lambda flow, book, now, agent_flow: hawkes_reschedule(flow, book, now, agent_flow)
-
-
-@overload(flow_fire, inline="always")
-def _fire_overload(flow, book, now, next_oid, last_mid2):
-    if _is_mine(flow):
-        return lambda flow, book, now, next_oid, last_mid2: hawkes_fire(flow, book, now, next_oid, last_mid2)
-
-
-@overload(flow_seed_order, inline="always")
-def _seed_overload(flow, book, oid, side):
-    if _is_mine(flow):
-        return lambda flow, book, oid, side: hawkes_seed_order(flow, book, oid, side)
+implement_flow(HawkesState, hawkes_reschedule, hawkes_fire, hawkes_seed_order)
 
 
 # ------------------------------------------------------------------------------------------------ the model

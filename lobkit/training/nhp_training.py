@@ -89,8 +89,9 @@ def train_nhp(stream: EventStream, cfg: NHPConfig | None = None, *, out: str | P
     """Train the neural Hawkes process on the first ``cfg.split`` of ``stream``'s time and write
     ``out/nhp_background_trader.pth`` (weights, configuration, lobkit's version, the data's fingerprint and source,
     the training's figures, and ``market``: the data's ``tick_size`` (currency) and ``lot_size`` (size units per
-    lot), the simulator's defaults for ``--flow nhp:...``) and ``out/training.json``. Raises :class:`ConfigError` / :class:`InputFormatError` for
-    bad input (too few events, more types than the model has)."""
+    lot), the simulator's defaults for ``--flow nhp:...``; and the within-category distances of
+    :func:`distance_quantiles`) and ``out/training.json``. Raises :class:`ConfigError` / :class:`InputFormatError`
+    for bad input (too few events, more types than the model has)."""
     from lobkit import __version__
     from lobkit.training.wgan import pick_device
 

@@ -10,8 +10,9 @@ from scipy import stats
 
 from lobkit.engine.state import alloc_state
 from lobkit.errors import ConfigError, InputFormatError
-from lobkit.flows import neural
-from lobkit.flows.neural import NeuralFlow, NHPParams, nhp_fire, nhp_marks, nhp_reschedule, nhp_step, nhp_time_to
+from lobkit.flows import neural_nb
+from lobkit.flows.neural import NeuralFlow, NHPParams
+from lobkit.flows.neural_nb import nhp_fire, nhp_marks, nhp_reschedule, nhp_step, nhp_time_to
 from lobkit.sim import simulate
 from lobkit.sim.options import apply_options
 from lobkit.training import nhp as torch_nhp
@@ -24,7 +25,7 @@ def _state(path, seed=1, **params):
 
 
 def test_the_feature_scales_are_the_models():
-    assert neural.DT_SCALES == torch_nhp.DT_SCALES
+    assert neural_nb.DT_SCALES == torch_nhp.DT_SCALES
 
 
 def test_the_jitted_step_equals_pytorch_over_10000_steps(nhp_model):
