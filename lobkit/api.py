@@ -107,7 +107,7 @@ def impact(*, seed: Any = DEFAULT_SEED, lots: Any = (1, 5, 25, 100), pairs: int 
     return result
 
 
-def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED, levels: int = 20,
+def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED, levels: int | None = None,
                 replicates: int = 200, out: str | Path | None = None, config: Any = None, progress: bool = False,
                 **options: Any):
     """The realism report of a simulated market against real data (``lobkit eval-market``).
@@ -117,7 +117,8 @@ def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED,
     ``options`` (``flow="nhp:..."``, ``initial_book=...``, any option) is simulated ``runs`` times (seeds split from
     ``seed``), each for as long as the real data covers after its warm-up, with the agent of the options (default
     ``null``: the market alone). Returns a :class:`lobkit.realism.RealismReport` (``.data``, ``.targets``,
-    ``.markdown()``); with ``out``, writes ``realism.md``, ``realism.json`` and ``realism.png`` there.
+    ``.markdown()``); with ``out``, writes ``realism.md``, ``realism.json`` and ``realism.png`` there. ``levels``:
+    the book levels a side compared (default: as many as the data has, at most 20).
 
     Raises :class:`~lobkit.errors.ConfigError` / :class:`~lobkit.errors.InputFormatError` for bad options or data.
     """
@@ -131,7 +132,16 @@ def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED,
     if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= 1000:
         raise ConfigError(f"runs: an integer from 1 to 1,000, got {runs!r}")
     ss = seed_sequence(seed)
-    real = real_record(str(against), tick_size=cfg.market.tick_size, levels=levels)
+    real = real_record(str(against), tick_size=cfg.market.tick_size, levels=levels or 20)
+    if levels is None:  # compare the levels the data has (a LOBSTER level-5 file: 5)
+        import numpy as np
+
+        seen = int(max(np.isfinite(real.bid_volume).any(0).sum(), np.isfinite(real.ask_volume).any(0).sum()))
+        if 0 < seen < 20:
+            levels = seen
+            real = real_record(str(against), tick_size=cfg.market.tick_size, levels=levels)
+        else:
+            levels = 20
     sims = []
     bar = None
     if progress:
@@ -149,7 +159,7 @@ def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED,
     report = realism_report(real, sims, seed=child(ss, runs), replicates=replicates)
     report.data["config"] = {"flow": cfg.flow.spec, "initial_book": cfg.market.book_source[0], "runs": runs,
                              "seed": int(ss.entropy) if isinstance(ss.entropy, int) else str(ss.entropy),
-                             "hours_each": real.duration_ns / 3.6e12, "against": str(against)}
+                             "hours_each": real.duration_ns / 3.6e12, "against": str(against), "levels": levels}
     if out is not None:
         d = Path(out)
         d.mkdir(parents=True, exist_ok=True)

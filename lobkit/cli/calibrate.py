@@ -54,9 +54,10 @@ def _default_book(source: str, path: str | None) -> str | None:
 @click.option("--seed", default=None, metavar="N",
               help="Seed of the moment simulations [default: fresh entropy, printed and recorded].")
 @click.option("--quick", is_flag=True, help="Skip the simulated-moment stage (efficient-price share and impact keep "
-                                            "their defaults).")
-@click.option("--evals", type=click.IntRange(1, 10_000), default=45, show_default=True,
-              help="Simulations the moment search may run.")
+                                            "their defaults, the limit-order depth its distance-based value, the "
+                                            "refill boost its rule).")
+@click.option("--evals", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Evaluations the moment search runs (each pools about 20 simulated hours).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
 def calibrate_cmd(source, path, book, tick_size, lot_size, initial_mid, spread_ticks, out, force, seed, quick, evals,
                   progress):
@@ -91,12 +92,16 @@ def calibrate_cmd(source, path, book, tick_size, lot_size, initial_mid, spread_t
         v = f"{value:.6g}" if isinstance(value, float) else str(value)
         click.echo(f"{name:<30}{v:>16}{'' if se is None else f'{se:.3g}':>14}")
     mom = fit.get("moments", {})
-    if "real" in mom and "simulated" in mom:
-        r, s = mom["real"], mom["simulated"]
-        click.echo(f"spread median/p90 (ticks): data {r['spread_median']:g}/{r['spread_p90']:g}, simulated "
-                   f"{s['spread_median']:g}/{s['spread_p90']:g}; 1-min returns: mean |r| data "
-                   f"{r['return_mean_abs_1min']:.3g}, simulated {s['return_mean_abs_1min']:.3g}; sd data "
-                   f"{r['return_sd_1min']:.3g}, simulated {s['return_sd_1min']:.3g}")
+    if "objective" in mom:
+        click.echo(f"simulated moments ({mom['evaluations']} evaluations of {mom['runs']} runs, "
+                   f"{mom['duration_s'] / 3600:.2f} h each): loss {mom['loss']:.3g}")
+        click.echo(f"{'moment':<30}{'data':>12}{'simulated':>12}{'z':>8}")
+        r, s, z = mom.get("real", {}), mom.get("simulated", {}), mom.get("z", {})
+        for name in [*mom["objective"], "spread_q50", "spread_q90"]:
+            data = "" if name not in r else f"{r[name]:.4g}"
+            sim = "" if name not in s else f"{s[name]:.4g}"
+            zz = "" if name not in z else f"{z[name]:+.2f}"
+            click.echo(f"{name:<30}{data:>12}{sim:>12}{zz:>8}")
     for w in fit.get("warnings", []):
         click.echo(f"note: {w}")
     click.echo(f"wrote {written}")

@@ -18,7 +18,8 @@ from lobkit.cli.sim import _int_option, agent_options, market_options, options_f
                    "LOBSTER zip (with its messages).")
 @click.option("--runs", default="3", show_default=True, metavar="N",
               help="Simulations (seeds split from --seed), each as long as the real data after its warm-up.")
-@click.option("--levels", default="20", show_default=True, metavar="L", help="Book levels a side compared.")
+@click.option("--levels", default=None, metavar="L",
+              help="Book levels a side compared [default: as many as the data has, at most 20].")
 @click.option("--replicates", default="200", show_default=True, metavar="N",
               help="Block-bootstrap replicates of the real data (its 95% intervals and noise floor).")
 @click.option("--out", default=None, metavar="DIR", help="Write realism.md, realism.json and realism.png there.")
@@ -34,7 +35,7 @@ def eval_market_cmd(against, runs, levels, replicates, out, progress, as_json, s
     options = options_from_cli(kw)
     options.setdefault("agent", "null")
     rep = api.eval_market(against=against, runs=_int_option("--runs", runs), seed=seed_from_cli(seed),
-                          levels=_int_option("--levels", levels), replicates=_int_option("--replicates", replicates),
+                          levels=None if levels is None else _int_option("--levels", levels), replicates=_int_option("--replicates", replicates),
                           out=out, progress=progress and not as_json, **options)
     if as_json:
         click.echo(json.dumps(rep.data, indent=2))

@@ -65,19 +65,70 @@ Estimators (``T`` the stream's duration in seconds, ``N_k`` its events of type `
   (geometric maximum likelihood; ``sd / sqrt(n)``), ``max_market_size`` the 99.9th percentile of market orders
   (their mean taken below it). ``lot_size`` when not given: the power of ten that makes the median market order
   10 to 99 lots (0.01 BTC on Bitstamp, 10 shares on LOBSTER AMZN).
-* **Simulated moments** (only with a ``book`` and ``moments=True``): ``efficient_price_share`` and
-  ``efficient_price_impact`` do not show in event counts. They are fitted by the method of simulated moments
-  (McFadden 1989): :data:`MOMENT_RUNS` three-hour simulations of the calibrated flow with a null agent, on common
-  random numbers (the same seeds at every step), pooled, match the book's median and 90th-percentile spread (ticks,
-  on a 1 s grid) and the mean absolute 1-minute mid log return (a scale of the returns less ruled by a few jumps
-  than their standard deviation, which is reported too), minimising the sum of their squared log ratios with
-  Nelder-Mead (scipy) over ``(logit s, log impact, log f)``, ``limit_depth_mean = f`` times the distance-based value
-  for ``s`` (so ``limit_depth_mean`` is fitted too; its distance-based estimate and standard error stay in
-  [fit.distance]). No standard errors for these three (the search's value on fixed seeds). Without the stage,
-  share and impact keep HawkesParams' defaults (stated in [fit.warnings]).
+* **Simulated moments** (only with a ``book`` and ``moments=True``; ``lobkit calibrate --quick`` skips them):
+  ``efficient_price_share``, ``efficient_price_impact``, ``limit_depth_mean`` and ``refill_boost`` are fitted by the
+  method of simulated moments (McFadden 1989) to the book's market facts as the realism report measures them
+  (:mod:`lobkit.realism`; nothing is re-computed here). *Why these four:* share and impact do not show in event
+  streams at all (where orders rest relative to an unobserved efficient price, and how far that price moves per
+  unexpected market order); together they set how much of the mid's variance is the efficient price's random walk
+  and how much is the book's bounce around it, so the scale of the returns and their lag-1 autocorrelation.
+  ``limit_depth_mean``'s distance-based value depends on the share and, on a LOBSTER level-L file, sees only the top
+  L levels: a factor ``f`` on it is searched (``limit_depth_mean = f`` times the value for ``s``; the estimate and
+  its standard error stay in [fit.distance]). ``refill_boost`` is a rule, not identified by events; it sets how
+  fast a thin side refills, so the spread's tail. Not searched: the rates, excitations, cancellation rate, activity
+  coupling and sizes (the events estimate them, with standard errors: moments would only trade them against the
+  book), ``target_orders`` (the book's count) and ``min_orders`` (a rule; in pilot random searches on the Bitstamp
+  and LOBSTER AMZN days neither they nor the coupling lowered the spread distance the flow reaches).
+
+  *Moments and loss* (:data:`MOMENTS`, :func:`moment_target`, :func:`moment_terms`, :func:`moment_loss`): the
+  book's record (:func:`lobkit.realism.real_record`, as ``lobkit eval-market`` reads it) is read once and its facts
+  and :data:`MOMENT_BOOTSTRAP` circular block bootstrap replicates computed once. The loss is
+  ``sum_k w_k z_k^2 + 10 x`` (``x`` the share of samples with an empty side) over the standardised differences
+  ``z_k`` of the simulated facts from the book's: the total variation distances of the spread distributions and of
+  the mean volume by level (on the levels the data shows: 5 for a level-5 LOBSTER file) over
+  :data:`MOMENT_TV_SCALE` = 0.1 (a TV of 0.2, the realism report's threshold, costs as much as a fact two
+  standard deviations off); the lag-1 autocorrelation of 1-minute returns and the mean autocorrelation of their
+  absolute values over lags 1-5, differences over the fact's bootstrap standard deviation; the standard deviation
+  (the returns' scale) and the Pearson kurtosis of 1-minute returns, log ratios over the bootstrap standard
+  deviation of the log. Equal weights: a diagonal inverse-variance weighting. These are the realism report's five
+  targets and the returns' scale (without it, a flow whose mid hardly moves could match the autocorrelations
+  cheaply).
+
+  *Simulations:* an evaluation pools about :data:`MOMENT_HOURS` simulated hours, ``round(MOMENT_HOURS / hours)``
+  simulations (at least one) with a null agent, each as long as the book's record (as ``eval-market`` simulates)
+  after a :data:`MOMENT_WARMUP` warm-up from the generated initial book, on fixed seeds, the same at every point
+  (common random numbers: two points differ by their parameters, not by seed noise): children ``i`` of the branch
+  :data:`MOMENT_SEED_KEY` of the calibration's seed, which ``eval-market`` never uses (its runs are children
+  ``0, 1, ...`` of its seed).
+
+  *Search* over ``(logit s, log impact, log f, log refill_boost)``, from ``(0.9, impact_0, 1, 0.5)``, ``impact_0``
+  putting all the 1-minute variance on the efficient price. The loss is noisy (20 simulated hours give the lag-1
+  autocorrelation a standard deviation of about 0.03) and flat along a ridge, where Nelder-Mead chases noise; so a
+  response-surface search (Box & Wilson 1951; Kleijnen 2008, "Design and analysis of simulation experiments"):
+  a Latin hypercube of 55% of the ``moment_evals`` evaluations over the box :data:`MOMENT_BOX` around the start, a
+  second of 45% over a box half as wide around the best evaluation so far; then a full quadratic fitted to each
+  ``z_k`` by least squares over every evaluation, weighted ``exp(-|(x - c) / h|^2 / 2)`` (``c`` and ``h`` the
+  second box's centre and half-widths: a local fit that still sees past the box), and the loss of the fitted
+  moments minimised (L-BFGS-B) within ``2 h`` of ``c``. That minimum is evaluated once more and taken. 100
+  evaluations take one to two minutes on the shared data. No standard errors for the four (a search's values on
+  fixed seeds: another calibration seed moves them along the ridge).
+
+  *What the flow cannot reach* (measured with these moments): the data's spread distributions are narrower than
+  the flow's, whose best quotes are minima of geometric distances (gamma-like spreads with many small and some
+  wide values; the smallest spread TV found in random searches was about 0.20 on Bitstamp, reached only with
+  strong bid-ask bounce, and 0.34 on LOBSTER AMZN); and with geometric market-order sizes the efficient price's
+  1-minute returns are light-tailed, so the kurtosis and the volatility clustering come mostly from the book's
+  bounce, which the lag-1 autocorrelation limits. The loss trades these off; [fit.moments] records every ``z``.
+
+  Recorded in [fit.moments]: the objective (kind, weight, scale of every moment), the book's facts (``real``) and
+  the chosen point's (``simulated``, with the two distances), its ``z``, loss and predicted loss, the best
+  evaluation's loss, the seed, runs, duration and levels, and the trace of every evaluation. Without the stage,
+  share and impact keep HawkesParams' defaults and ``refill_boost`` the rule (stated in [fit.warnings]).
 
 LOBSTER level-L files show only the events within the top L levels: the calibrated market is that visible part of
-the book (its depth and distances are those of the top L levels).
+the book (its depth and distances are those of the top L levels). Its volume profile is fitted on those L levels;
+``lobkit eval-market`` compares 20 by default, where the data shows nothing beyond the L-th (``--levels L``
+compares what the data shows).
 """
 
 from __future__ import annotations
@@ -96,6 +147,7 @@ import numpy as np
 
 from lobkit.errors import ConfigError, InputFormatError, LobkitError
 from lobkit.flows.hawkes import HawkesParams
+from lobkit.sim.config import parse_duration
 from lobkit.training.events import (
     CANCEL_BUY,
     CANCEL_SELL,
@@ -146,10 +198,49 @@ MAX_BRANCHING = 0.98
 #: refused there (window < 4 x max_depth) whatever the file's window.
 MAX_DEPTH = 2048
 REFILL_BOOST = 0.5
-MOMENT_DURATION = "3h"
-MOMENT_RUNS = 2
-MOMENT_WARMUP = "10min"
 NS = 1_000_000_000
+
+# the simulated moments (module docstring)
+#: The moments matched: name (a distance of :func:`lobkit.realism.distances` or a fact of
+#: :func:`lobkit.realism.scalar_facts`) -> (kind, weight). Kinds: ``"tv"`` a total variation distance over
+#: :data:`MOMENT_TV_SCALE`; ``"level"`` the difference, ``"log"`` the log ratio, over the fact's bootstrap sd.
+MOMENTS: dict[str, tuple[str, float]] = {
+    "spread_tv": ("tv", 1.0),
+    "volume_by_level_tv": ("tv", 1.0),
+    "acf_lag1": ("level", 1.0),
+    "abs_acf_mean_lags_1_5": ("level", 1.0),
+    "std_1min": ("log", 1.0),
+    "kurtosis_1min": ("log", 1.0),
+}
+#: The scale of a total variation distance in the loss: a TV of 0.2 (the realism report's threshold) costs as much
+#: as a scalar fact two bootstrap sds off (the edge of its 95% interval).
+MOMENT_TV_SCALE = 0.1
+#: The smallest scale of a scalar moment (a record too short for a bootstrap sd, or one with no variance).
+MOMENT_MIN_SCALE = {"level": 0.01, "log": 0.02}
+#: The parameters searched, in the order of the search's coordinates.
+MOMENT_SEARCH = ("logit efficient_price_share", "log efficient_price_impact",
+                 "log of a factor on the distance-based limit_depth_mean", "log refill_boost")
+#: Simulated hours an evaluation pools (whole runs as long as the book's record: a null agent, the generated initial
+#: book), the runs' warm-up, the levels a side sampled (the volume profile is compared on the levels the data shows),
+#: and the evaluations of a search.
+MOMENT_HOURS = 20.0
+MOMENT_WARMUP = "10min"
+MOMENT_LEVELS = 20
+MOMENT_EVALS = 100
+#: The search's two stages (module docstring): the shares of the evaluations each runs; the first stage's box, as
+#: offsets from the start in the search's coordinates (share 0.77 to 0.9945, impact and depth factor e^-1 to e^1
+#: and e^-1 to e^1.5 times the start's, refill boost 0.1 to 10 times); the second's is MOMENT_SHRINK as wide.
+MOMENT_STAGES = (0.55, 0.45)
+MOMENT_BOX = (np.array([-1.0, -1.0, -1.0, -2.3]), np.array([3.0, 1.0, 1.5, 2.3]))
+MOMENT_SHRINK = 0.5
+#: Block bootstrap replicates of the book's record for the scales of the scalar moments.
+MOMENT_BOOTSTRAP = 100
+#: The loss added per unit share of samples with an empty side, and the loss of a simulation that fails.
+MOMENT_EMPTY_PENALTY = 10.0
+MOMENT_FAIL_LOSS = 1e6
+#: The branch of the calibration's seed that the moment simulations (``seed/MOMENT_SEED_KEY/i``) and the
+#: bootstrap (``seed/MOMENT_SEED_KEY+1``) use: never one that ``eval-market`` (children 0 to runs) uses.
+MOMENT_SEED_KEY = 1000
 
 
 @dataclass(frozen=True, eq=True)
@@ -511,14 +602,13 @@ class BookStats:
     """What the calibration takes from a snapshot source: ``initial_mid`` (currency), ``mean_spread`` (ticks,
     time-weighted), ``coverage`` (ticks from the best that the last level reaches in 90% of snapshots),
     ``volume`` (float64[2, G]: data units within ``coverage`` of the best, bids and asks, on a 1 s grid),
-    ``moments`` (the real market's median and p90 spread in ticks on the 1 s grid, sd and Pearson kurtosis of
-    1-minute mid log returns, lag-1 autocorrelation of their absolute values), ``description``."""
+    ``description``. (The book's market facts, for the simulated moments, are :mod:`lobkit.realism`'s:
+    :func:`moment_target`.)"""
 
     initial_mid: float
     mean_spread: float
     coverage: int
     volume: np.ndarray
-    moments: dict
     description: str
 
 
@@ -555,28 +645,7 @@ def book_stats(spec, tick_size: float) -> BookStats:
         vols.append(np.bincount(row, weights=np.where(dist <= coverage, q, 0.0), minlength=f.height))
     grid = np.arange(ts[0], ts[-1] + 1, NS)
     at = np.searchsorted(ts, grid, side="right") - 1
-    sp = spread[at]
-    minute = np.arange(ts[0], ts[-1] + 1, 60 * NS)
-    r = np.diff(np.log(mid[np.searchsorted(ts, minute, side="right") - 1]))
-    return BookStats(float(mid[0]), float(sp.mean()), coverage, np.vstack(vols)[:, at],
-                     _moments(sp, r), src.description)
-
-
-def _moments(spread: np.ndarray, returns: np.ndarray) -> dict:
-    """Median and p90 spread (ticks), sd, mean absolute value, Pearson kurtosis and |r| lag-1 autocorrelation of
-    1-minute returns."""
-    from scipy.stats import kurtosis
-
-    sp = spread[np.isfinite(spread)]
-    r = returns[np.isfinite(returns)]
-    out = {"spread_median": float(np.median(sp)) if len(sp) else float("nan"),
-           "spread_p90": float(np.percentile(sp, 90)) if len(sp) else float("nan"),
-           "return_sd_1min": float(r.std(ddof=1)) if len(r) > 2 else float("nan"),
-           "return_mean_abs_1min": float(np.abs(r).mean()) if len(r) else float("nan"),
-           "return_kurtosis_1min": float(kurtosis(r, fisher=False)) if len(r) > 3 else float("nan")}
-    a = np.abs(r)
-    out["abs_return_acf1"] = float(np.corrcoef(a[:-1], a[1:])[0, 1]) if len(a) > 3 and a.std() > 0 else float("nan")
-    return out
+    return BookStats(float(mid[0]), float(spread[at].mean()), coverage, np.vstack(vols)[:, at], src.description)
 
 
 # ------------------------------------------------------------------------------------------------ calibrate
@@ -614,18 +683,20 @@ def _running_count(stream: EventStream, limit_mean_size: float) -> np.ndarray:
 
 def calibrate(stream: EventStream, *, tick_size: float, lot_size: float | None = None, book=None, seed=None,
               initial_mid: float | None = None, spread_ticks: float | None = None, moments: bool = True,
-              moment_evals: int = 45, moment_duration: str = MOMENT_DURATION, progress: bool = False,
-              source: str | None = None) -> Calibration:
+              moment_evals: int = MOMENT_EVALS, moment_duration: str | None = None,
+              moment_hours: float = MOMENT_HOURS, progress: bool = False, source: str | None = None) -> Calibration:
     """Fit the parametric flow to ``stream`` (the estimators of the module docstring).
 
     tick_size: currency per tick of the data (the stream's distances are in these ticks). lot_size: data units
     (shares, BTC) per lot; None: the module docstring's rule. book: a snapshot source of the same market (its
     depth gives the cancellation rate, its spread the distance mapping, its first mid the initial mid, and its
-    spreads and returns the simulated moments); None: the stream's own running count, ``spread_ticks`` and
-    ``initial_mid`` (both required then). seed: of the moment simulations (:mod:`lobkit.seeds`). moments: fit
-    ``efficient_price_share`` and ``efficient_price_impact`` by simulated moments (needs ``book``), at most
-    ``moment_evals`` simulations of ``moment_duration``. source: what to record as the source (default the
-    stream's). Raises :class:`ConfigError` for bad arguments."""
+    market facts the simulated moments); None: the stream's own running count, ``spread_ticks`` and
+    ``initial_mid`` (both required then). seed: of the moment simulations and their bootstrap weights
+    (:mod:`lobkit.seeds`). moments: fit ``efficient_price_share``, ``efficient_price_impact``, ``limit_depth_mean``
+    and ``refill_boost`` by simulated moments (needs ``book``), ``moment_evals`` evaluations, each of simulations
+    pooling about ``moment_hours`` hours, each simulation ``moment_duration`` long after its warm-up (a duration
+    such as ``"1h"``; None: as long as the book's record, as ``lobkit eval-market`` simulates). source: what to
+    record as the source (default the stream's). Raises :class:`ConfigError` for bad arguments."""
     from lobkit import __version__
     from lobkit.seeds import label, seed_sequence
     from lobkit.validate import check_value
@@ -635,6 +706,9 @@ def calibrate(stream: EventStream, *, tick_size: float, lot_size: float | None =
     if lot_size is not None:
         check_value("lot_size", lot_size, "number", lo=0.0, lo_open=True)
     check_value("moment_evals", moment_evals, "int", lo=1, hi=10_000)
+    if moment_duration is not None:
+        parse_duration(moment_duration, "moment_duration")
+    check_value("moment_hours", moment_hours, "number", lo=0.0, lo_open=True)
     ss = seed_sequence(seed)
     warnings: list[str] = []
     T = stream.duration_ns / NS
@@ -817,19 +891,21 @@ def calibrate(stream: EventStream, *, tick_size: float, lot_size: float | None =
               "window": window, "capacity": capacity, "init_levels": init_levels, "init_orders_per_level": 1}
 
     moments_doc: dict[str, Any] = {}
-    if bs is not None:
-        moments_doc["real"] = bs.moments
     if moments and bs is not None:
-        params, sim_doc = _fit_moments(params, market, bs, ss, moment_evals, moment_duration, progress, depth_of,
-                                       depth_cap)
-        moments_doc.update(sim_doc)
+        from lobkit.seeds import child
+
+        target = moment_target(book, tick_size, child(ss, MOMENT_SEED_KEY + 1))
+        duration_ns = target.record.duration_ns if moment_duration is None else parse_duration(moment_duration)
+        params, moments_doc = _fit_moments(params, market, target, ss, moment_evals, duration_ns, progress,
+                                           depth_of, depth_cap, moment_hours)
         # limit_depth_mean is now a simulated-moment value: its distance-based estimate and SE are kept in [fit]
         ses.pop("limit_depth_mean", None)
     elif moments:
-        warnings.append("efficient_price_share, efficient_price_impact: HawkesParams' defaults (no book to match "
-                        "simulated moments to)")
+        warnings.append("efficient_price_share, efficient_price_impact, refill_boost: HawkesParams' defaults and "
+                        "the rule (no book to match simulated moments to)")
     else:
-        warnings.append("efficient_price_share, efficient_price_impact: HawkesParams' defaults (moments skipped)")
+        warnings.append("efficient_price_share, efficient_price_impact, refill_boost: HawkesParams' defaults and "
+                        "the rule (moments skipped)")
     if params.max_depth != max_depth:  # the moment search widened it
         market["window"] = _window(params.max_depth)
 
@@ -848,7 +924,9 @@ def calibrate(stream: EventStream, *, tick_size: float, lot_size: float | None =
         "sizes": {"lot_size_rule": "median market order 10-99 lots (power of ten)" if rule_lot else "given",
                   "limit_size_units_mean": limit_mean_units,
                   "market_size_units_mean": float(stream.size[mkt_mask].mean())},
-        "rules": {"refill_boost": f"{REFILL_BOOST}: not identified by event counts (a mild refill of thin books)",
+        "rules": {"refill_boost": f"{REFILL_BOOST}: not identified by event counts (a mild refill of thin books)"
+                                  + ("; the start of the simulated-moment search, which fits it" if moments_doc
+                                     else ""),
                   "min_orders": "target_orders / 10",
                   "target_orders": "mean resting orders a side",
                   "market": "window >= 4 max_depth; generated initial book of target_orders one-order levels"},
@@ -859,110 +937,260 @@ def calibrate(stream: EventStream, *, tick_size: float, lot_size: float | None =
     return Calibration(params, market, _plain(fit))
 
 
-def simulated_moments(params: HawkesParams, market: dict, seeds, duration: str = MOMENT_DURATION,
-                      warmup: str = MOMENT_WARMUP) -> dict:
-    """The moments of :func:`_moments` (plus event rates per second) of simulations of the flow ``params`` in
-    ``market`` with a null agent (:func:`lobkit.sim.simulate`), one per seed of ``seeds`` (a seed or a list), after
-    the warm-up, pooled: the spreads and the 1-minute returns of all runs together."""
-    from lobkit.sim import simulate
+@dataclass(frozen=True, eq=False)
+class MomentTarget:
+    """What the simulated moments are matched to: the book's :class:`~lobkit.realism.MarketRecord` (``record``, read
+    as ``lobkit eval-market`` reads it, without events), its facts (``facts``: :func:`lobkit.realism.market_facts`),
+    ``levels`` (the levels a side the data shows: 20 for lob-btc.db, 5 for a LOBSTER level-5 file; the volume
+    profiles are compared on these) and ``scales`` (moment name -> what its difference is divided by: the block
+    bootstrap sd of the fact for the scalar moments, :data:`MOMENT_TV_SCALE` for the distances)."""
+
+    record: Any
+    facts: dict
+    levels: int
+    scales: dict
+
+
+def moment_target(book, tick_size: float, seed, replicates: int = MOMENT_BOOTSTRAP) -> MomentTarget:
+    """The :class:`MomentTarget` of the snapshot source ``book`` (prices in currency, ``tick_size`` currency per
+    tick): its record (:func:`lobkit.realism.real_record`, no events: the moments are the book's), its facts, and
+    the scales of the scalar moments: the standard deviation (of the log for ``"log"`` moments) of the fact over
+    ``replicates`` circular block bootstrap replicates of the record (:func:`lobkit.realism.bootstrap_facts`, drawn
+    with ``seed``), at least :data:`MOMENT_MIN_SCALE`."""
+    from lobkit.realism import bootstrap_facts, market_facts, real_record, scalar_facts
+
+    rec = real_record(book, tick_size=tick_size, levels=MOMENT_LEVELS, events="none")
+    shown = max(int(np.isfinite(v).any(axis=0).sum()) for v in (rec.bid_volume, rec.ask_volume))
+    facts = market_facts(rec)
+    reps = [scalar_facts(f) for f in bootstrap_facts(rec, seed, replicates=replicates)]
+    scales = {}
+    for name, (kind, _) in MOMENTS.items():
+        if kind == "tv":
+            scales[name] = MOMENT_TV_SCALE
+            continue
+        v = np.array([r[name] for r in reps], dtype=np.float64)
+        if kind == "log":
+            v = np.log(v[v > 0])
+        v = v[np.isfinite(v)]
+        sd = float(v.std(ddof=1)) if len(v) > 2 else math.nan
+        scales[name] = max(sd, MOMENT_MIN_SCALE[kind]) if math.isfinite(sd) else 10 * MOMENT_MIN_SCALE[kind]
+    return MomentTarget(rec, facts, max(shown, 1), scales)
+
+
+def simulated_facts(params: HawkesParams, market: dict, seed, runs: int, *, duration_ns: int,
+                    warmup: str = MOMENT_WARMUP, levels: int = MOMENT_LEVELS) -> tuple[dict, float]:
+    """``(facts, empty_share)``: :func:`lobkit.realism.market_facts` of ``runs`` simulations of the flow ``params``
+    in ``market`` (MarketConfig fields) with a null agent, pooled (:func:`lobkit.realism.simulated_records`: run
+    ``i`` seeded with child ``i`` of ``seed``; the generated initial book, ``warmup`` left out, then
+    ``duration_ns`` sampled every second, ``levels`` levels a side); and the share of the samples with an empty
+    side (which every fact skips)."""
+    from lobkit.realism import market_facts, simulated_records
+    from lobkit.realism.record import EMPTY
     from lobkit.sim.options import apply_options
 
-    opts = {"flow": "hawkes", "agent": "null", "duration": duration, "warmup": warmup, **market, **asdict(params)}
-    cfg = apply_options(None, opts)
-    spreads, returns = [], []
-    counts = dict.fromkeys(EVENT_TYPES, 0)
-    seeds = seeds if isinstance(seeds, list | tuple) else [seeds]
-    for seed in seeds:
-        res = simulate(cfg, seed)
-        tl = res.timeline
-        t = tl["t_ns"].to_numpy()
-        keep = t >= cfg.market.warmup_ns
-        spreads.append(tl["spread_ticks"].to_numpy(allow_copy=True).astype(np.float64)[keep])
-        mid = tl["mid"].to_numpy()[keep]
-        tk = t[keep]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            returns.append(np.diff(np.log(mid[(tk - tk[0]) % (60 * NS) == 0])))
-        for name in EVENT_TYPES:
-            counts[name] += res.summary.get(f"events_{name}", 0)
-    sp = np.concatenate(spreads)
-    out = _moments(sp, np.concatenate(returns))
-    out["empty_side_share"] = float(np.mean(~np.isfinite(sp)))
-    total = len(seeds) * cfg.market.duration_ns / NS
-    for name in EVENT_TYPES:
-        out[f"rate_{name}"] = float(counts[name] / total)
-    out["runs"] = len(seeds)
-    out["sim_seconds_each"] = float((cfg.market.duration_ns - cfg.market.warmup_ns) / NS)
+    cfg = apply_options(None, {"flow": "hawkes", "agent": "null", "warmup": warmup, **market, **asdict(params),
+                               "duration_ns": parse_duration(warmup, "warmup") + int(duration_ns)})
+    recs = simulated_records(cfg, seed, runs, levels=levels)
+    empty = float(np.mean(np.concatenate([(r.bid == EMPTY) | (r.ask == EMPTY) for r in recs])))
+    return market_facts(recs), empty
+
+
+def moment_terms(target: MomentTarget, sim_facts: dict) -> dict[str, float]:
+    """The standardised differences ``z`` of :data:`MOMENTS` between simulated facts and the target's: a distance
+    of :func:`lobkit.realism.distances` (``"tv"``), the difference (``"level"``) or the log ratio (``"log"``) of a
+    fact of :func:`lobkit.realism.scalar_facts`, over the moment's scale. NaN where a fact cannot be computed."""
+    from lobkit.realism import distances, scalar_facts
+
+    d = distances(target.facts, sim_facts)
+    real, sim = scalar_facts(target.facts), scalar_facts(sim_facts)
+    out = {}
+    for name, (kind, _) in MOMENTS.items():
+        if kind == "tv":
+            v = d[name]
+        elif kind == "level":
+            v = sim[name] - real[name]
+        else:
+            v = math.log(sim[name] / real[name]) if sim[name] > 0 and real[name] > 0 else math.nan
+        out[name] = float(v / target.scales[name])
     return out
 
 
-def _fit_moments(params, market, bs: BookStats, ss, evals, duration, progress, depth_of, depth_cap):
-    """The method of simulated moments over ``(logit efficient_price_share, log efficient_price_impact)``."""
+def moment_loss(terms: dict[str, float], empty_share: float = 0.0) -> float:
+    """The objective: ``sum_k w_k z_k^2`` over :data:`MOMENTS` (weights ``w_k``) plus :data:`MOMENT_EMPTY_PENALTY`
+    times the share of samples with an empty side; :data:`MOMENT_FAIL_LOSS` when a term is not finite."""
+    z = np.array([terms[n] for n in MOMENTS])
+    if not np.isfinite(z).all():
+        return MOMENT_FAIL_LOSS
+    return float(sum(w * terms[n] ** 2 for n, (_, w) in MOMENTS.items()) + MOMENT_EMPTY_PENALTY * empty_share)
+
+
+def _quadratic_features(u: np.ndarray) -> np.ndarray:
+    """``[1, u_i, u_i u_j (i <= j)]`` of the rows of ``u`` (float64[n, d]): a full quadratic's design."""
+    n, d = u.shape
+    cols = [np.ones(n)] + [u[:, i] for i in range(d)]
+    cols += [u[:, i] * u[:, j] for i in range(d) for j in range(i, d)]
+    return np.column_stack(cols)
+
+
+def _surface(points: np.ndarray, values: np.ndarray, centre: np.ndarray, half: np.ndarray,
+             weights: np.ndarray | None = None):
+    """The (weighted) least-squares quadratic through ``(points, values)`` in the coordinates
+    ``(x - centre) / half``, as a function of ``x`` (float64[d] -> float); None with too few finite values (an
+    effective count, ``(sum w)^2 / sum w^2``) for its coefficients."""
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
+    ok = np.isfinite(values) & (w > 0)
+    u, w, y = (points[ok] - centre) / half, w[ok], values[ok]
+    X = _quadratic_features(u)
+    if not len(w) or w.sum() ** 2 / (w ** 2).sum() < X.shape[1] + 3:
+        return None
+    r = np.sqrt(w)
+    coef = np.linalg.lstsq(X * r[:, None], y * r, rcond=None)[0]
+    return lambda x: float(_quadratic_features(((np.asarray(x) - centre) / half)[None, :])[0] @ coef)
+
+
+def _fit_moments(params, market, target: MomentTarget, ss, evals, duration_ns, progress, depth_of, depth_cap,
+                 hours: float = MOMENT_HOURS):
+    """The method of simulated moments over :data:`MOMENT_SEARCH` (module docstring): Latin hypercubes of
+    evaluations in two boxes (the second around the first's best evaluation), then the minimum of the loss of
+    quadratic response surfaces of the moments (weighted around the last box), evaluated once more.
+    ``evals`` evaluations, each of ``round(hours / duration)`` simulations (at least one) of ``duration_ns``.
+    Returns ``(params, [fit.moments])``."""
     from scipy.optimize import minimize
+    from scipy.stats import qmc
 
-    from lobkit.seeds import child
+    from lobkit.realism import distances, scalar_facts
+    from lobkit.seeds import child, label
 
-    real = bs.moments
-    seeds = [child(ss, i) for i in range(MOMENT_RUNS)]
-    # a first guess of the impact: 1-minute variance of the efficient price = 120 market_rate' E[size] impact^2
-    sigma_ticks = real["return_sd_1min"] * market["initial_mid"] / market["tick_size"]
+    seed = child(ss, MOMENT_SEED_KEY)
+    rng = np.random.default_rng(child(ss, MOMENT_SEED_KEY + 2))
+    runs = max(1, round(hours * 3600 * NS / duration_ns))
+    real = scalar_facts(target.facts)
+    # a first guess of the impact: all of the 1-minute variance from the efficient price, which moves by impact
+    # sqrt(size) ticks a market order: variance of a minute = 60 (two sides' stationary rate) E[size] impact^2
+    sigma_ticks = real["std_1min"] * market["initial_mid"] / market["tick_size"]
     lam_m = params.market_rate / max(1e-9, 1 - params.excite_market_same - params.excite_market_cross)
     eta0 = sigma_ticks / math.sqrt(max(120 * lam_m * params.market_size_mean, 1e-9))
-    eta0 = float(min(max(eta0, 0.01), 100.0))
-    history = []
+    eta0 = float(min(max(eta0, 0.01), 100.0)) if math.isfinite(eta0) else params.efficient_price_impact
+    history: list[dict] = []
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=evals, desc="simulated moments", unit="sim", dynamic_ncols=True)
+        bar = tqdm(total=evals, desc="simulated moments", unit="eval", dynamic_ncols=True)
 
     def build(x):
-        share = 1.0 / (1.0 + math.exp(-x[0]))
-        eta = float(min(math.exp(x[1]), 1000.0))
+        share = 1.0 / (1.0 + math.exp(-float(np.clip(x[0], -12.0, 12.0))))
+        eta = float(np.clip(math.exp(min(x[1], 10.0)), 1e-4, 1000.0))
         depth, _, max_depth = depth_of(share)
-        depth = depth * math.exp(x[2])
+        depth = depth * math.exp(float(np.clip(x[2], -5.0, 5.0)))
         # room for the geometric's tail (its 99.9th percentile is about 6.9 means)
         max_depth = int(min(max(max_depth, math.ceil(6.9 * depth)), depth_cap))
         depth = float(min(max(depth, 1.0), max_depth))
+        boost = float(np.clip(math.exp(min(x[3], 10.0)), 1e-3, 100.0))
         return _replace(params, efficient_price_share=share, efficient_price_impact=eta, limit_depth_mean=depth,
-                        max_depth=max_depth)
+                        max_depth=max_depth, refill_boost=boost)
 
-    def loss(x):
-        if len(history) >= evals:  # the budget is spent (Nelder-Mead may ask for a few more)
-            return 1e9
+    def evaluate(x, stage):
         p = build(x)
+        facts, terms, empty = None, {}, 1.0
         try:
-            m = simulated_moments(p, {**market, "window": _window(p.max_depth)}, seeds, duration)
-            terms = [math.log(m["spread_median"] / real["spread_median"]),
-                     math.log(m["spread_p90"] / real["spread_p90"]),
-                     math.log(m["return_mean_abs_1min"] / real["return_mean_abs_1min"])]
-            val = float(sum(v * v for v in terms)) if all(np.isfinite(terms)) else 1e3
-            val += 10.0 * m["empty_side_share"]
+            facts, empty = simulated_facts(p, {**market, "window": _window(p.max_depth)}, seed, runs,
+                                           duration_ns=duration_ns, levels=target.levels)
+            terms = moment_terms(target, facts)
+            val = moment_loss(terms, empty)
         except (LobkitError, ValueError, ZeroDivisionError):
-            m, val = {}, 1e3
-        history.append({"x": [float(v) for v in x], "share": p.efficient_price_share,
-                        "impact": p.efficient_price_impact, "depth": p.limit_depth_mean, "loss": val, "sim": m})
+            val = MOMENT_FAIL_LOSS
+        history.append({"x": np.asarray(x, dtype=np.float64), "loss": val, "terms": terms, "facts": facts,
+                        "empty": empty, "params": p, "stage": stage})
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{val:.4f}")
-        return val
+            bar.set_postfix(loss=f"{min(h['loss'] for h in history):.3g}")
 
-    x0 = np.array([math.log(0.9 / 0.1), math.log(eta0), 0.0])
-    simplex = np.array([x0, x0 + [1.5, 0.0, 0.0], x0 + [0.0, 1.0, 0.0], x0 + [0.0, 0.0, -0.7]])
+    def model_minimum(centre, half):
+        """The minimum, within twice ``half`` of ``centre``, of the loss of quadratics fitted to every evaluation
+        with Gaussian weights ``exp(-|(x - centre) / half|^2 / 2)`` (None: too few)."""
+        pts = np.array([h["x"] for h in history])
+        w = np.exp(-0.5 * (((pts - centre) / half) ** 2).sum(axis=1))
+        surfaces = {}
+        for name in MOMENTS:
+            vals = np.array([h["terms"].get(name, math.nan) for h in history], dtype=np.float64)
+            surfaces[name] = _surface(pts, vals, centre, half, w)
+            if surfaces[name] is None:
+                return None, None
+        empty = _surface(pts, np.array([h["empty"] if h["terms"] else math.nan for h in history]), centre, half, w)
+
+        def predicted(x):
+            z = {n: s(x) for n, s in surfaces.items()}
+            return moment_loss(z, max(empty(x), 0.0) if empty is not None else 0.0)
+
+        starts = [centre] + [h["x"] for h in sorted(history, key=lambda h: h["loss"])[:3]]
+        bounds = list(zip(centre - 2 * half, centre + 2 * half, strict=True))
+        best = min((minimize(predicted, np.clip(s, *zip(*bounds, strict=True)), method="L-BFGS-B", bounds=bounds)
+                    for s in starts), key=lambda r: r.fun)
+        return np.asarray(best.x), float(best.fun)
+
+    # the start: share 0.9, the impact's first guess, the distance-based depth, the rule's refill boost
+    x0 = np.array([math.log(0.9 / 0.1), math.log(eta0), 0.0, math.log(params.refill_boost)])
+    centre, half = x0 + (MOMENT_BOX[0] + MOMENT_BOX[1]) / 2, (MOMENT_BOX[1] - MOMENT_BOX[0]) / 2
+    budget = evals - 1  # the last simulation is of the chosen point
+    sizes = [int(budget * f) for f in MOMENT_STAGES[:-1]]
+    sizes.append(budget - sum(sizes))
+    chosen, predicted_loss, how = None, None, "the best simulation (too few for a response surface)"
     try:
-        minimize(loss, x0, method="Nelder-Mead",
-                 options={"maxfev": evals, "initial_simplex": simplex, "xatol": 0.02, "fatol": 1e-3})
+        evaluate(x0, 0)
+        for stage, n in enumerate(sizes):
+            if stage:  # the next box: around the best simulation so far, MOMENT_SHRINK as wide
+                centre, half = min(history, key=lambda h: h["loss"])["x"], half * MOMENT_SHRINK
+            n -= stage == 0
+            for u in qmc.LatinHypercube(d=4, seed=rng).random(n) if n > 0 else []:
+                evaluate(centre - half + 2 * half * u, stage)
+        x_min, fun = model_minimum(centre, half)
+        if x_min is not None:
+            chosen, predicted_loss, how = x_min, fun, "the minimum of the response surface"
+        else:
+            chosen = min(history, key=lambda h: h["loss"])["x"]
+        if not np.array_equal(history[-1]["x"], chosen):
+            evaluate(chosen, len(sizes))
     finally:
         if bar is not None:
             bar.close()
-    best = min(history, key=lambda h: h["loss"])
-    p = build(best["x"])
-    doc = {"method": "simulated moments: Nelder-Mead over (logit efficient_price_share, log efficient_price_impact, "
-                     "log of a factor on the distance-based limit_depth_mean), fixed seeds (common random numbers)",
-           "simulated": best["sim"], "loss": best["loss"], "evaluations": len(history), "duration": duration,
-           "warmup": MOMENT_WARMUP, "depth_factor": math.exp(best["x"][2]),
-           "trace_share": [h["share"] for h in history], "trace_impact": [h["impact"] for h in history],
-           "trace_depth": [h["depth"] for h in history], "trace_loss": [h["loss"] for h in history]}
-    return p, doc
+    final = history[-1]
+    if final["loss"] >= MOMENT_FAIL_LOSS:  # the surface's minimum does not run: the best evaluation instead
+        final = min(history, key=lambda h: h["loss"])
+        how = "the best simulation (the response surface's minimum failed)"
+    p = final["params"]
+    sim = scalar_facts(final["facts"]) if final["facts"] is not None else {}
+    dist = distances(target.facts, final["facts"]) if final["facts"] is not None else {}
+    shown = [n for n, (kind, _) in MOMENTS.items() if kind != "tv"] + ["spread_q50", "spread_q90"]
+    doc = {"method": "simulated moments: a response-surface search over " + ", ".join(MOMENT_SEARCH)
+                     + " on fixed seeds (common random numbers), loss sum_k w_k z_k^2 of the realism facts",
+           "chosen": how,
+           "objective": {n: {"kind": kind, "weight": w, "scale": target.scales[n]}
+                         for n, (kind, w) in MOMENTS.items()},
+           "real": {n: real[n] for n in shown},
+           "simulated": {**{n: sim.get(n, math.nan) for n in shown},
+                         **{n: dist.get(n, math.nan) for n, (kind, _) in MOMENTS.items() if kind == "tv"},
+                         "empty_side_share": final["empty"]},
+           "z": final["terms"], "loss": final["loss"], "predicted_loss": predicted_loss,
+           "best_simulated_loss": min(h["loss"] for h in history), "evaluations": len(history),
+           "runs": runs, "seed": label(seed), "levels": target.levels, "duration_s": duration_ns / NS,
+           "warmup": MOMENT_WARMUP, "depth_factor": math.exp(float(final["x"][2])),
+           "trace_stage": [h["stage"] for h in history],
+           "trace_share": [h["params"].efficient_price_share for h in history],
+           "trace_impact": [h["params"].efficient_price_impact for h in history],
+           "trace_depth": [h["params"].limit_depth_mean for h in history],
+           "trace_refill_boost": [h["params"].refill_boost for h in history],
+           "trace_loss": [h["loss"] for h in history]}
+    return p, _nan_free(doc)
+
+
+def _nan_free(v: Any) -> Any:
+    """``v`` without the NaN and infinite floats of its dicts (a fact that could not be computed is left out)."""
+    if isinstance(v, dict):
+        return {k: _nan_free(x) for k, x in v.items() if not (isinstance(x, float) and not math.isfinite(x))}
+    if isinstance(v, list):
+        return [_nan_free(x) for x in v]
+    return v
 
 
 def _window(max_depth: int) -> int:
@@ -985,4 +1213,5 @@ def summary_rows(cal: Calibration) -> list[tuple[str, Any, float | None]]:
 
 
 __all__ = ["Calibration", "calibrate", "read_calibration", "write_calibration", "fit_structured_hawkes",
-           "decayed_counts", "book_stats", "simulated_moments", "summary_rows", "FORMAT", "FORMAT_VERSION"]
+           "decayed_counts", "book_stats", "MomentTarget", "moment_target", "simulated_facts", "moment_terms",
+           "moment_loss", "summary_rows", "FORMAT", "FORMAT_VERSION"]

@@ -3,7 +3,9 @@
 (a) a synthetic stream of known parameters (tick's exponential Hawkes simulator, geometric marks, exponential
 lifetimes, FIFO executions) is recovered within three standard errors, and the standard errors match the spread of
 the estimates over seeds; (b) the TOML file round-trips exactly; (c) bad files give one clear line naming the file
-and the field; (d) on the real Bitstamp day the command writes a file that ``--flow calibrated:PATH`` runs.
+and the field; (d) on the real Bitstamp day the command writes a file that ``--flow calibrated:PATH`` runs; (e) the
+simulated moments are lobkit.realism's facts and distances over their bootstrap scales, the response-surface search
+finds a known minimum, and a short search on the real day is recorded.
 """
 
 from __future__ import annotations
@@ -25,8 +27,17 @@ from lobkit.flows.hawkes import HawkesParams
 from lobkit.training.calibrate import (
     FIT_FIELDS,
     MARKET_REQUIRED,
+    MOMENT_EMPTY_PENALTY,
+    MOMENT_FAIL_LOSS,
+    MOMENT_SEED_KEY,
+    MOMENT_TV_SCALE,
+    MOMENTS,
     Calibration,
+    MomentTarget,
     calibrate,
+    moment_loss,
+    moment_target,
+    moment_terms,
     read_calibration,
     write_calibration,
 )
@@ -303,8 +314,9 @@ def test_the_real_calibration_gives_plausible_rates(btc_file):
     assert cal.market["tick_size"] == 0.01 and cal.market["lot_size"] == 0.01
     assert 200 < cal.market["initial_mid"] < 260
     assert 0.001 < p.cancel_rate < 1.0 and 1 <= p.limit_depth_mean <= p.max_depth
-    real = fit["moments"]["real"]
-    assert 10 <= real["spread_median"] <= 25 and real["spread_p90"] > real["spread_median"]
+    # --quick skips the simulated moments: share, impact and refill boost keep their defaults and the rule
+    assert not fit.get("moments") and any("moments skipped" in w for w in fit["warnings"])
+    assert p.efficient_price_share == HawkesParams.efficient_price_share and p.refill_boost == 0.5
 
 
 def test_the_calibrated_file_runs_as_a_flow(btc_file):
@@ -339,19 +351,144 @@ def test_an_events_file_needs_its_tick_size(tmp_path):
     assert r.exit_code == 2 and "tick-size" in r.output, r.output
 
 
-def test_the_moment_stage_brings_the_spread_towards_the_data(tmp_path):
-    """A short moment search (six one-hour simulations) on the real day: recorded, and the simulated spread is in
-    the data's range (the default flow's is two ticks)."""
+# ------------------------------------------------------------------------------------------------ simulated moments
+NS = 1_000_000_000
+AMZN5 = "lobster/LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
+
+
+def _toy_record(seed: int, hours: float = 2.0):
+    """A synthetic MarketRecord: 1 s samples of a random-walk mid with 1-6 tick spreads, five levels a side."""
+    from lobkit.realism import MarketRecord
+
+    rng = np.random.default_rng(seed)
+    n = int(hours * 3600) + 1
+    t = np.arange(n, dtype=np.int64) * NS
+    mid2 = 20_000 + np.cumsum(rng.choice([-2, 0, 2], n, p=[0.05, 0.9, 0.05]))  # twice the mid, ticks
+    spread = rng.integers(1, 7, n)
+    bid = (mid2 - spread) // 2
+    vol = rng.exponential(5.0, (n, 5)) * np.arange(1, 6)
+    return MarketRecord(f"toy {seed}", 0.01, t, bid.astype(np.int64), (bid + spread).astype(np.int64), vol,
+                        vol[::-1].copy(), None, None, int(t[-1]))
+
+
+def test_the_moment_terms_are_the_realism_facts_over_their_scales():
+    from lobkit.realism import distances, market_facts, scalar_facts
+
+    real, other = market_facts(_toy_record(0)), market_facts(_toy_record(1))
+    target = MomentTarget(None, real, 5, {n: 0.5 for n in MOMENTS})
+    same = moment_terms(target, real)
+    assert set(same) == set(MOMENTS) and all(v == 0 for v in same.values()) and moment_loss(same) == 0
+    z = moment_terms(target, other)
+    d, a, b = distances(real, other), scalar_facts(real), scalar_facts(other)
+    for name, (kind, _) in MOMENTS.items():
+        expect = d[name] if kind == "tv" else b[name] - a[name] if kind == "level" else math.log(b[name] / a[name])
+        assert z[name] == pytest.approx(expect / 0.5), name
+    assert moment_loss(z, 0.1) == pytest.approx(sum(w * z[n] ** 2 for n, (_, w) in MOMENTS.items())
+                                                 + MOMENT_EMPTY_PENALTY * 0.1)
+    assert moment_loss({**z, "acf_lag1": math.nan}) == MOMENT_FAIL_LOSS
+
+
+def test_the_moment_target_is_the_books_record_and_its_block_bootstrap():
+    from lobkit.realism import bootstrap_facts, market_facts, real_record, scalar_facts
+
+    db = require_data("lob-btc.db")
+    t = moment_target(db, 0.01, 5, replicates=20)
+    rec = real_record(db, tick_size=0.01, levels=20, events="none")
+    np.testing.assert_equal(t.facts, market_facts(rec))  # NaN-aware
+    assert t.levels == 20 and t.record.duration_ns == rec.duration_ns
+    reps = [scalar_facts(f) for f in bootstrap_facts(rec, 5, replicates=20)]
+    assert t.scales["acf_lag1"] == pytest.approx(np.std([r["acf_lag1"] for r in reps], ddof=1))
+    assert t.scales["std_1min"] == pytest.approx(np.std(np.log([r["std_1min"] for r in reps]), ddof=1))
+    assert t.scales["spread_tv"] == t.scales["volume_by_level_tv"] == MOMENT_TV_SCALE
+    # a level-5 LOBSTER file shows five levels: the volume profiles are compared on those
+    assert moment_target(require_data(AMZN5), 0.01, 5, replicates=2).levels == 5
+
+
+def test_the_response_surface_is_the_least_squares_quadratic():
+    from lobkit.training.calibrate import _surface
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (40, 4))
+
+    def f(v):
+        return 1.0 + v[0] - 2 * v[1] + 0.5 * v[2] * v[3] + 3 * v[0] ** 2
+
+    s = _surface(x, np.array([f(v) for v in x]), np.zeros(4), np.full(4, 2.0))
+    for v in rng.uniform(-2, 2, (5, 4)):
+        assert s(v) == pytest.approx(f(v), abs=1e-9)
+    assert _surface(x[:10], np.ones(10), np.zeros(4), np.ones(4)) is None  # fewer points than a quadratic needs
+    # weighted: exact data stay exact; points of weight 0 do not count
+    w = np.r_[np.ones(30), np.zeros(10)]
+    y = np.array([f(v) for v in x])
+    y[30:] = 1e6
+    s = _surface(x, y, np.zeros(4), np.full(4, 2.0), w)
+    assert s(np.full(4, 0.5)) == pytest.approx(f(np.full(4, 0.5)), abs=1e-9)
+
+
+def test_the_search_finds_a_known_minimum(monkeypatch):
+    """The search's machinery on a known problem: simulations replaced by moments that are linear in the search's
+    coordinates plus noise, zero at a known point inside the first box; the surface's minimum is found."""
+    import lobkit.training.calibrate as cal
+    from lobkit.realism import market_facts, scalar_facts
+    from lobkit.seeds import seed_sequence
+
+    facts = market_facts(_toy_record(0))
+    target = MomentTarget(None, facts, 5, {n: 1.0 for n in MOMENTS})
+    params = HawkesParams()
+    market = {"tick_size": 0.01, "lot_size": 1.0, "initial_mid": 100.0}
+    sigma = scalar_facts(facts)["std_1min"] * 100.0 / 0.01
+    lam_m = params.market_rate / (1 - params.excite_market_same - params.excite_market_cross)
+    eta0 = sigma / math.sqrt(120 * lam_m * params.market_size_mean)
+    truth = np.array([math.log(0.97 / 0.03), math.log(eta0) + 0.4, 0.5, math.log(0.1)])
+    names = list(MOMENTS)
+    A = 2 * np.eye(len(names), 4) + 0.3 * np.random.default_rng(1).normal(size=(len(names), 4))
+    noise = np.random.default_rng(2)
+    last = {}
+
+    def coords(p):  # the search's coordinates (the distance-based depth is 10 ticks here)
+        return np.array([math.log(p.efficient_price_share / (1 - p.efficient_price_share)),
+                         math.log(p.efficient_price_impact), math.log(p.limit_depth_mean / 10.0),
+                         math.log(p.refill_boost)])
+
+    def fake_sim(p, market, seed, runs, *, duration_ns, levels):
+        last["x"] = coords(p)
+        return facts, 0.0
+
+    def fake_terms(target, sim_facts):
+        z = A @ (last["x"] - truth) + noise.normal(0, 0.05, len(names))
+        return dict(zip(names, map(float, z), strict=True))
+
+    monkeypatch.setattr(cal, "simulated_facts", fake_sim)
+    monkeypatch.setattr(cal, "moment_terms", fake_terms)
+    p, doc = cal._fit_moments(params, market, target, seed_sequence(4), 60, 3600 * NS, False,
+                              lambda share: (10.0, 0.0, 1000), 1000)
+    assert np.abs(coords(p) - truth).max() < 0.1, (coords(p), truth)
+    assert doc["evaluations"] == 60 and len(doc["trace_loss"]) == 60 and doc["chosen"].startswith("the minimum")
+    assert doc["runs"] == 20 and doc["seed"] == f"4/{MOMENT_SEED_KEY}"  # 20 simulated hours of 1 h runs
+
+
+@pytest.fixture(scope="module")
+def btc_stream():
     from lobkit.training.events import load_events
 
-    stream = load_events("bitstamp", require_data("bitstamp-btcusd-2015-05-01.log.xz"))
-    cal = calibrate(stream, tick_size=0.01, book=require_data("lob-btc.db"), seed=2, moment_evals=6,
-                    moment_duration="1h")
-    mom = cal.fit["moments"]
-    assert mom["evaluations"] == 6 and math.isfinite(mom["loss"])
-    assert 5 <= mom["simulated"]["spread_median"] <= 40
-    assert "limit_depth_mean" not in cal.fit["standard_errors"]  # a simulated-moment value now
-    assert cal.params.efficient_price_share == pytest.approx(mom["trace_share"][
-        int(np.argmin(mom["trace_loss"]))])
-    doc = tomllib.loads(write_calibration(cal, tmp_path / "m.toml").read_text())
-    assert doc["fit"]["moments"]["real"]["spread_median"] == mom["real"]["spread_median"]
+    return load_events("bitstamp", require_data("bitstamp-btcusd-2015-05-01.log.xz"))
+
+
+def test_a_short_moment_search_on_the_real_day_is_recorded(btc_stream, tmp_path):
+    """Six evaluations of one one-hour simulation each: the realism facts of the book and the chosen point, the
+    four fitted parameters (no standard errors), fitting seeds off eval-market's, and the TOML round trip."""
+    cal = calibrate(btc_stream, tick_size=0.01, book=require_data("lob-btc.db"), seed=2, moment_evals=6,
+                    moment_duration="1h", moment_hours=1.0)
+    mom, p = cal.fit["moments"], cal.params
+    assert mom["evaluations"] == 6 and mom["runs"] == 1 and mom["duration_s"] == 3600 and mom["levels"] == 20
+    assert mom["seed"] == f"2/{MOMENT_SEED_KEY}" and MOMENT_SEED_KEY >= 1000  # eval-market uses children 0..runs
+    assert set(mom["objective"]) == set(MOMENTS) and set(mom["z"]) <= set(MOMENTS)
+    assert 10 <= mom["real"]["spread_q50"] <= 25 and mom["real"]["acf_lag1"] < 0
+    assert 0 <= mom["simulated"]["spread_tv"] <= 1 and math.isfinite(mom["loss"])
+    i = mom["trace_loss"].index(mom["loss"]) if mom["chosen"].startswith("the best") else len(mom["trace_loss"]) - 1
+    assert (p.efficient_price_share, p.efficient_price_impact, p.limit_depth_mean, p.refill_boost) == pytest.approx(
+        (mom["trace_share"][i], mom["trace_impact"][i], mom["trace_depth"][i], mom["trace_refill_boost"][i]))
+    assert not {"limit_depth_mean", "efficient_price_share", "refill_boost"} & set(cal.fit["standard_errors"])
+    assert "search" in cal.fit["rules"]["refill_boost"]
+    back = read_calibration(write_calibration(cal, tmp_path / "m.toml"))
+    assert back == cal and tomllib.loads((tmp_path / "m.toml").read_text())["fit"]["moments"]["loss"] == mom["loss"]
