@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     from lobkit.training.nhp_training import train_nhp
 
     data = shared_data_dir()
+    import os
+
+    load_before = os.getloadavg()[0]
     res: dict = {"benchmark": "realism", "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                  "machine": machine_description(), "runs": a.runs, "seed": a.seed, "markets": {}}
     with tempfile.TemporaryDirectory(prefix="lobkit-bench-realism-") as tmp:
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                                          out=(a.reports / f"{key}-{flow}") if a.reports else None)
                 out[flow] = {**_summary(rep), "seconds": round(time.perf_counter() - t0, 1)}
             res["markets"][key] = out
+    res["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     if a.out is not None:
         write_result(a.out, res)
     if a.json:

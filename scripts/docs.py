@@ -348,7 +348,7 @@ def _simulate_rows(m: dict) -> list[list[str]]:
             judged(f"the same on the calibrated market (`--flow calibrated:`, {m['events_per_run_calibrated']:,} "
                    f"events): its speed over the parametric flow's", m["calibrated_vs_hawkes"],
                    t["calibrated_vs_hawkes"], times,
-                   shown=f"{times(m['calibrated_vs_hawkes'])} ({m_rate(m['sim_events_per_s_calibrated'], 'events')})"),
+                   shown=f"{m['calibrated_vs_hawkes']:.3f}x ({m_rate(m['sim_events_per_s_calibrated'], 'events')})"),
             judged("sweep over the learned market, 1 -> 2 workers", m["sweep_scaling_nhp"], t["sweep_scaling_nhp"],
                    times),
         ]
@@ -555,7 +555,8 @@ def _g(v) -> str:
 def view_realism(load: Callable[[str], dict]) -> str:
     """docs/market.md: the realism targets and headline facts of the calibrated and neural flows on each market."""
     r = load("realism")
-    out = [provenance(r, "benchmarks/results/realism.json") + f" {r['runs']} simulations per report, each as long "
+    out = [f"Measured {date_of(r)} on {machine_text(r)} (`benchmarks/results/realism.json`): {r['runs']} simulations "
+           "per report, each as long "
            "as the real data, seed " + str(r["seed"]) + "; real figures with their 95% block-bootstrap interval."]
     labels = {"spread_tv": "spread distribution, TV (at most 0.2)", "kurtosis_1min": "kurtosis, 1-min returns "
               "(at least 8)", "abs_acf_mean_lags_1_5": "acf of abs returns, mean of lags 1-5 (at least 0.05)",
@@ -578,8 +579,8 @@ def view_realism(load: Callable[[str], dict]) -> str:
             elif name == "acf_lag1":
                 lo, hi = real_of[name]["threshold"]
                 real_txt = f"[{_g(lo)}, {_g(hi)}]"
-            else:
-                real_txt = "0 (itself)"
+            else:  # a distance: what real against real gives (95th percentile of bootstrap pairs)
+                real_txt = f"real vs real: {_g(m['calibrated']['distances'][name]['noise_q95'])}"
             def judged_value(t):
                 return f"{_g(t['value'])} " + ("n/a" if t["met"] is None else verdict(bool(t["met"])))
 

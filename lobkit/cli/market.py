@@ -34,8 +34,9 @@ def eval_market_cmd(against, runs, levels, replicates, out, progress, as_json, s
 
     options = options_from_cli(kw)
     options.setdefault("agent", "null")
+    n_levels = None if levels is None else _int_option("--levels", levels)
     rep = api.eval_market(against=against, runs=_int_option("--runs", runs), seed=seed_from_cli(seed),
-                          levels=None if levels is None else _int_option("--levels", levels), replicates=_int_option("--replicates", replicates),
+                          levels=n_levels, replicates=_int_option("--replicates", replicates),
                           out=out, progress=progress and not as_json, **options)
     if as_json:
         click.echo(json.dumps(rep.data, indent=2))
