@@ -41,6 +41,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -510,7 +511,7 @@ def _iter_joblib(tasks: Iterator[list[Unit]], workers: int, args: tuple) -> Iter
     kernel = threading.current_thread() is threading.main_thread()
     if workers > 1:
         start_helpers_deaf_to_hangup()
-    with parallel_config(backend="loky", initializer=worker_init, initargs=(os.getpid(), kernel)):
+    with parallel_config(backend="loky", initializer=worker_init, initargs=(os.getpid(), kernel, tuple(sys.path))):
         par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs", batch_size=1)
         yield from par(delayed(run_task)(t, *args) for t in tasks)
 

@@ -136,11 +136,16 @@ def exit_with_parent(parent_pid: int, kernel: bool = True) -> None:
     threading.Thread(target=watch, name="lobkit-sweep-parent-watch", daemon=True).start()
 
 
-def worker_init(parent_pid: int, kernel: bool = True) -> None:
+def worker_init(parent_pid: int, kernel: bool = True, sys_path: tuple[str, ...] = ()) -> None:
     """The initializer of every loky worker of a sweep: ignore SIGINT and SIGHUP (on Ctrl-C or a hang-up, which
     a terminal sends to the whole process group, the sweep process alone stops the sweep and kills its workers,
-    instead of each worker dying or raising KeyboardInterrupt mid-task), and exit with the sweep process
-    (:func:`exit_with_parent`)."""
+    instead of each worker dying or raising KeyboardInterrupt mid-task), exit with the sweep process
+    (:func:`exit_with_parent`), and import from where the sweep process does: ``sys_path`` (the parent's
+    ``sys.path``) goes first on the worker's, so that a user's agent or flow module found there is found here. As
+    it is one of the initializer's arguments, a sweep started after the parent's ``sys.path`` changed gets fresh
+    workers (loky replaces a reusable pool whose initializer arguments differ)."""
+    if sys_path:
+        sys.path[:0] = [p for p in sys_path if p not in sys.path]
     for name in ("SIGINT", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)

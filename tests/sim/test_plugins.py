@@ -186,3 +186,24 @@ def test_an_order_flow_model_from_outside_plugs_into_the_jitted_loop(plugins):
     again = lobkit.run(flow="my_flows:PoissonFlow", agent="null", seed=2, rate=80.0, **FAST)
     assert again.summary["n_events"] == r.summary["n_events"]
     assert lobkit.build_config(flow="poisson").flow.params.rate == 40.0
+
+
+def test_workers_started_before_a_users_module_was_importable_find_it(tmp_path, monkeypatch):
+    """A sweep's reusable workers started earlier in the session (before the user's folder was on ``sys.path``, and
+    without PYTHONPATH) are replaced, and the new ones import from the parent's ``sys.path``."""
+    lobkit.sweep("short=2,3", repeats=1, jobs=2, seed=1, out=tmp_path / "before", progress=False, heatmap=False,
+                 **FAST)
+    d = tmp_path / "late"
+    d.mkdir()
+    (d / "late_agents.py").write_text(textwrap.dedent(AGENT_MODULE).replace('"flipper"', '"late_flipper"')
+                                      .replace("class Flipper(Agent)", "class LateFlipper(Agent)"))
+    monkeypatch.syspath_prepend(str(d))
+    try:
+        sw = lobkit.sweep("every=2,4", agent="late_agents:LateFlipper", repeats=1, jobs=2, seed=1,
+                          out=tmp_path / "after", progress=False, heatmap=False, **FAST)
+        table = sw.table()
+        assert table.height == 2 and (table["status"] == "ok").all()
+    finally:
+        if "late_flipper" in AGENTS:
+            AGENTS.unregister("late_flipper")
+        sys.modules.pop("late_agents", None)
