@@ -11,7 +11,8 @@ the real data's first snapshot as the initial book, ``--runs`` simulations (seed
 long as the real data. Keys: ``markets`` -> ``btc`` / ``amzn`` -> ``calibrated`` / ``nhp`` -> ``targets`` (name,
 value, threshold, met), ``facts`` (the headline facts, real with their 95% interval and simulated),
 ``distances``; and per market the models' making (``calibrate_seconds``, ``nhp_train_seconds``, the fitted
-parameters' file). ``date``, ``machine``.
+parameters). ``reports``: each report's target figures by name (``btc_calibrated``, ...); ``targets``: the
+issue's thresholds; ``date``, ``machine``, ``load_average_1min``.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                 out[flow] = {**_summary(rep), "seconds": round(time.perf_counter() - t0, 1)}
             res["markets"][key] = out
     res["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    # the issue's targets (the Bitstamp day's), and each report's figures under them (``reports``)
+    res["targets"] = {"spread_tv_at_most": 0.2, "kurtosis_1min": 8.0, "abs_acf_mean_lags_1_5": 0.05,
+                      "acf_lag1": "within the real 95% interval", "volume_by_level_tv_at_most": 0.2}
+    res["reports"] = {f"{key}_{flow}": {t["name"]: t["value"] for t in m[flow]["targets"]}
+                      for key, m in res["markets"].items() for flow in ("calibrated", "nhp")}
     if a.out is not None:
         write_result(a.out, res)
     if a.json:

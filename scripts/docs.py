@@ -591,7 +591,7 @@ def view_realism(load: Callable[[str], dict]) -> str:
                 continue
             rows.append([label, f"{_g(f_cal['real'])} [{_g(f_cal['real_ci'][0])}, {_g(f_cal['real_ci'][1])}]",
                          _g(f_cal["simulated"]), _g(f_nn["simulated"])])
-        out.append(table(["target / fact", "real", "`calibrated`", "`nhp`"], rows, "lrrr"))
+        out.append(table(["what", "real", "`calibrated`", "`nhp`"], rows, "lrrr"))
     return "\n".join(out)
 
 
