@@ -124,7 +124,7 @@ def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED,
     """
     from lobkit.errors import ConfigError
     from lobkit.realism import real_record, realism_report, simulated_records
-    from lobkit.seeds import child, seed_sequence
+    from lobkit.seeds import child, label, seed_sequence
 
     options.setdefault("agent", "null")
     cfg = build_config(config, **options)
@@ -134,14 +134,14 @@ def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED,
     ss = seed_sequence(seed)
     real = real_record(str(against), tick_size=cfg.market.tick_size, levels=levels or 20)
     if levels is None:  # compare the levels the data has (a LOBSTER level-5 file: 5)
+        import dataclasses
+
         import numpy as np
 
         seen = int(max(np.isfinite(real.bid_volume).any(0).sum(), np.isfinite(real.ask_volume).any(0).sum()))
-        if 0 < seen < 20:
-            levels = seen
-            real = real_record(str(against), tick_size=cfg.market.tick_size, levels=levels)
-        else:
-            levels = 20
+        levels = seen if 0 < seen < 20 else 20
+        real = dataclasses.replace(real, bid_volume=real.bid_volume[:, :levels].copy(),
+                                   ask_volume=real.ask_volume[:, :levels].copy())
     sims = []
     bar = None
     if progress:
@@ -158,7 +158,7 @@ def eval_market(*, against: str | Path, runs: int = 3, seed: Any = DEFAULT_SEED,
             bar.close()
     report = realism_report(real, sims, seed=child(ss, runs), replicates=replicates)
     report.data["config"] = {"flow": cfg.flow.spec, "initial_book": cfg.market.book_source[0], "runs": runs,
-                             "seed": int(ss.entropy) if isinstance(ss.entropy, int) else str(ss.entropy),
+                             "seed": label(ss),
                              "hours_each": real.duration_ns / 3.6e12, "against": str(against), "levels": levels}
     if out is not None:
         d = Path(out)

@@ -72,7 +72,6 @@ from lobkit.flows.neural_nb import (
     T_LEN,
     T_NEED_DRAW,
     T_NEXT,
-    T_NEXT_TYPE,
     NHPState,
     nhp_intensity_params,
 )
@@ -99,35 +98,30 @@ class NHPParams:
 
 
 
-_MODELS: dict[tuple, tuple] = {}
 
 
 def load_model_arrays(path: str) -> tuple[dict, dict]:
     """``(arrays, file metadata)`` of an ``nhp_background_trader.pth`` (see
-    :func:`lobkit.training.nhp.export_arrays`), cached per file (path, size, mtime).
+    :func:`lobkit.training.nhp.export_arrays`), read once per file (:func:`lobkit.training.checkpoint.cached`).
 
     Raises :class:`InputFormatError` naming the file for a missing or damaged file, another kind of file, or a model
     of another event set (the simulator's six order-book types are required)."""
-    from pathlib import Path
+    from lobkit.training.checkpoint import cached
 
-    p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        raise InputFormatError(path, None, "no such model file (train one with `lobkit train-nhp`)") from None
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _MODELS:
-        from lobkit.training.nhp import export_arrays
-        from lobkit.training.nhp_training import load_nhp
+    return cached(path, _read_model, "no such model file (train one with `lobkit train-nhp`)")
 
-        model, doc = load_nhp(path)
-        cfg = model.cfg
-        if cfg.n_types != N_EVENT_TYPES:
-            raise InputFormatError(path, None, f"the model has {cfg.n_types} event types; the simulator needs the "
-                                               f"{N_EVENT_TYPES} order-book types (a model of another event set, "
-                                               f"trained on {doc.get('source', 'another source')})")
-        _MODELS[key] = (export_arrays(model), {k: v for k, v in doc.items() if k != "model"})
-    return _MODELS[key]
+
+def _read_model(path) -> tuple[dict, dict]:
+    from lobkit.training.nhp import export_arrays
+    from lobkit.training.nhp_training import load_nhp
+
+    model, doc = load_nhp(path)
+    cfg = model.cfg
+    if cfg.n_types != N_EVENT_TYPES:
+        raise InputFormatError(path, None, f"the model has {cfg.n_types} event types; the simulator needs the "
+                                           f"{N_EVENT_TYPES} order-book types (a model of another event set, "
+                                           f"trained on {doc.get('source', 'another source')})")
+    return export_arrays(model), {k: v for k, v in doc.items() if k != "model"}
 
 
 @register_flow
@@ -171,7 +165,6 @@ class NeuralFlow(FlowModel):
         times = np.zeros(T_LEN, np.int64)
         times[T_NEED_DRAW] = 1
         times[T_NEXT] = NEVER
-        times[T_NEXT_TYPE] = -1
         state = NHPState(
             params=params, gi_type=w["gi_type"], w_feat=w["w_feat"], w_hh=w["w_hh"], b_hh=w["b_hh"],
             w_base=w["w_base"], b_base=w["b_base"], w_jump=w["w_jump"], b_jump=w["b_jump"], beta=w["beta"],

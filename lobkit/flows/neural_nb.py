@@ -54,14 +54,13 @@ SCAN_LEVELS = 4096  # a cancellation looks at most this many occupied price leve
 P_N_BACKGROUND = 0
 P_LOT_SIZE = 1  # the data's size units per lot
 P_FEEDBACK = 2  # 1.0: agents' market orders enter the model's history
-P_LEN = 4
+P_LEN = 3
 
 # times: int64[T_LEN]
 T_LAST = 0  # time of the last event the model has seen (ns)
 T_NEXT = 1  # time of the next background event (ns), NEVER if none
-T_NEXT_TYPE = 2  # its type (decided when it fires)
-T_NEED_DRAW = 3  # 1: the next event's uniforms are still to draw
-T_LEN = 4
+T_NEED_DRAW = 2  # 1: the next event's uniforms are still to draw
+T_LEN = 3
 
 # pending: float64[PD_LEN], the next background event's random numbers and its exact time
 PD_U = 0  # PD_U .. PD_U + 6: the seven uniforms
@@ -337,34 +336,33 @@ def _cancel_target(book, s, distance, u):
     base = meta[M_BASE]
     width = book.lv.shape[2]
     best = meta[M_BEST_BID] - base if s == 0 else meta[M_BEST_ASK] - base
-    j0 = best - distance if s == 0 else best + distance
-    if distance <= 0:
-        j0 = best
-    if j0 < 0:
-        j0 = 0
-    elif j0 >= width:
-        j0 = width - 1
-    # from the level at the distance outwards (deeper), then back towards the touch
-    j = eng.level_below(book, s, j0) if s == 0 else eng.level_above(book, s, j0)
+    away = -1 if s == 0 else 1  # the direction away from the touch
+    j0 = min(max(best + away * max(distance, 0), 0), width - 1)
+    # from the level at the distance outwards (deeper), then back towards the touch (the level searches return -1
+    # past either end of the window)
+    j = _occupied_from(book, s, j0, away)
     for _ in range(SCAN_LEVELS):
         if j < 0:
             break
         oid = _background_order_at(book, s, j, u)
         if oid >= 0:
             return oid
-        j = eng.level_below(book, s, j - 1) if s == 0 else (eng.level_above(book, s, j + 1) if j + 1 < width else -1)
-    j = eng.level_above(book, s, j0 + 1) if s == 0 else eng.level_below(book, s, j0 - 1)
+        j = _occupied_from(book, s, j + away, away)
+    j = _occupied_from(book, s, j0 - away, -away)
     for _ in range(SCAN_LEVELS):
-        if j < 0 or (j > best if s == 0 else j < best):
+        if j < 0 or (j - best) * away < 0:
             break
         oid = _background_order_at(book, s, j, u)
         if oid >= 0:
             return oid
-        if s == 0:
-            j = eng.level_above(book, s, j + 1) if j + 1 < width else -1
-        else:
-            j = eng.level_below(book, s, j - 1) if j >= 1 else -1
+        j = _occupied_from(book, s, j - away, -away)
     return -1
+
+
+@_inline
+def _occupied_from(book, s, j, step):
+    """The first occupied level index of side ``s`` from ``j`` in the direction ``step`` (+1 up, -1 down), or -1."""
+    return eng.level_above(book, s, j) if step > 0 else eng.level_below(book, s, j)
 
 
 @_kernel
@@ -477,7 +475,6 @@ def nhp_fire(flow, book, now, next_oid, last_mid2):
     nhp_step(flow, typ, dt_s, distance, size_units)
     t[T_LAST] = now
     t[T_NEED_DRAW] = 1
-    t[T_NEXT_TYPE] = ev
     if ev >= 0:
         flow.counts[ev] += 1
     return ev, price, size, owner, target

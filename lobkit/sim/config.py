@@ -182,6 +182,7 @@ class MarketConfig:
         return self.duration_ns // self.sample_ns + 1
 
 
+#: The initial books' kinds: the first takes no path, the others a file (``KIND:PATH``).
 INITIAL_BOOKS = ("generated", "snapshot", "wgan")
 
 
@@ -191,9 +192,9 @@ def parse_initial_book(spec: str) -> tuple[str, str | None]:
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"initial_book: expected generated, snapshot:FILE or wgan:PATH, got {show(spec)}")
     kind, sep, path = spec.strip().partition(":")
-    if kind == "generated" and not sep:
-        return "generated", None
-    if kind in ("snapshot", "wgan") and path.strip():
+    if kind == INITIAL_BOOKS[0] and not sep:
+        return kind, None
+    if kind in INITIAL_BOOKS[1:] and path.strip():
         return kind, path.strip()
     raise ConfigError(f"initial_book: expected generated, snapshot:FILE or wgan:PATH, got {show(spec)}")
 

@@ -45,6 +45,24 @@ def save(path: str | Path, doc: dict) -> Path:
     return path
 
 
+_CACHE: dict[tuple, object] = {}
+
+
+def cached(path: str | Path, loader, missing: str):
+    """``loader(path)``, kept per file (resolved path, size, modification time): a model the simulator reads for
+    every run is read once a process, and again when the file changes. ``missing``: the message when there is no
+    such file. Raises :class:`InputFormatError` naming the file, or what ``loader`` raises."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        raise InputFormatError(path, None, missing) from None
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns, loader)
+    if key not in _CACHE:
+        _CACHE[key] = loader(path)
+    return _CACHE[key]
+
+
 def load(path: str | Path, kind: str, device: str | torch.device = "cpu") -> dict:
     """The dict of a file written by :func:`save` whose ``format`` is ``kind``.
 

@@ -32,9 +32,6 @@ def books_frame(books, two_sided: np.ndarray, tick_size: float) -> pl.DataFrame:
     })
 
 
-_GENERATORS: dict[tuple, object] = {}
-
-
 def initial_book_from_generator(path, seed, *, mid: float, tick_size: float, lot_size: float, window: int,
                                 tries: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """A simulator's initial book drawn from a trained WGAN generator (``--initial-book wgan:generator.pth``):
@@ -45,22 +42,11 @@ def initial_book_from_generator(path, seed, *, mid: float, tick_size: float, lot
     generator's tick size must be the market's (its books are in its own ticks). Raises
     :class:`~lobkit.errors.ConfigError` (another tick size, no two-sided book, a book wider than half the window)
     or :class:`~lobkit.errors.InputFormatError` (not a generator file)."""
-    from pathlib import Path
-
     from lobkit.errors import ConfigError
+    from lobkit.training.checkpoint import cached
     from lobkit.training.wgan_training import load_generator
 
-    p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        from lobkit.errors import InputFormatError
-
-        raise InputFormatError(path, None, "no such generator file (train one with `lobkit train-wgan`)") from None
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _GENERATORS:
-        _GENERATORS[key] = load_generator(path)
-    model = _GENERATORS[key]
+    model = cached(path, load_generator, "no such generator file (train one with `lobkit train-wgan`)")
     if not np.isclose(model.config.tick_size, tick_size, rtol=1e-9):
         raise ConfigError(f"tick_size: the generator {path} draws books in ticks of {model.config.tick_size:g}, the "
                           f"market's tick is {tick_size:g} (--tick-size {model.config.tick_size:g})")
