@@ -50,6 +50,9 @@ kernel_inline = njit(cache=True, _nrt=False, inline="always")
 # Dense matrix-vector kernels (the learned flow's GRU and heads): LLVM may reassociate sums and fuse multiply-adds,
 # which lets it vectorise the dot products (about 4x); results move by a few ulps, far inside the 1e-5 of the tests
 kernel_fast = njit(cache=True, _nrt=False, fastmath={"reassoc", "contract"})
+# Entry points that run long (the simulation loop) release the GIL, so another thread (the GUI's event loop, a
+# threaded Dask worker) keeps running while a chunk of simulated time is computed
+kernel_nogil = njit(cache=True, _nrt=False, nogil=True)
 
 
 def stamped_sources(root: Path = PACKAGE_DIR) -> list[Path]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lobkit.agents.base import BUY, SELL, Agent, MarketView, Order
 from lobkit.agents.registry import register_agent
@@ -14,8 +14,8 @@ from lobkit.validate import check_field, show
 class ImpulseParams:
     """lots: the order's size (1 to 1,000,000 lots); side: ``"buy"`` or ``"sell"``."""
 
-    lots: int = 1
-    side: str = "buy"
+    lots: int = field(default=1, metadata={"help": "Size of the one market order (lots)."})
+    side: str = field(default="buy", metadata={"help": "Side of the order.", "choices": ("buy", "sell")})
 
     def __post_init__(self):
         check_field(self, "lots", "int", lo=1, hi=1_000_000, unit="lots")

@@ -38,7 +38,8 @@ class MomentumParams:
 
     short: int = field(default=5, metadata={"help": "Short moving-average window (samples)."})
     long: int = field(default=20, metadata={"help": "Long moving-average window (samples)."})
-    order_type: str = field(default="market", metadata={"help": "market or limit (marketable limit orders)."})
+    order_type: str = field(default="market", metadata={"help": "market or limit (marketable limit orders).",
+                                                        "choices": ORDER_TYPES})
     limit_offset: int = field(default=0, metadata={"help": "Ticks through the touch of marketable limit orders."})
 
     def __post_init__(self):

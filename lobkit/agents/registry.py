@@ -2,7 +2,8 @@
 (``--agent mypkg.strategies:Contrarian``).
 
 A new agent is one file: an :class:`~lobkit.agents.base.Agent` subclass with a ``name``, a ``Params`` frozen
-dataclass (its own parameters, validated in its ``__post_init__``) and ``act(view)``, registered with
+dataclass (its own parameters, validated in its ``__post_init__``; a field's ``metadata`` may give ``help`` text
+and, for a text field, its ``choices``, which the GUI shows as a list) and ``act(view)``, registered with
 :func:`register_agent`. Its parameters then reach ``lobkit run``/``compare``/``sweep`` (``--set short=3`` or a
 grid axis), the Python API (``lobkit.run(agent="mine", short=3)``) and the GUI without any other edit.
 """

@@ -68,6 +68,21 @@ def paper_schedule(run: RunResult, agent: int = 0) -> np.ndarray:
     return out
 
 
+def paper_baseline(run: RunResult, seed, *, fee_per_lot: float | None = None, fee_bps: float | None = None
+                   ) -> RunResult:
+    """The do-nothing baseline of ``run`` (a finished run of ``run.config`` on ``seed``): the same market with the
+    run's own orders replayed on paper (see :func:`compare`). ``fee_per_lot``/``fee_bps``: the agent's fees
+    (default: the configuration's). The pair's figures are ``pair_impact(baseline, run, ...)``
+    (:func:`lobkit.sim.metrics.pair_impact`)."""
+    from lobkit.agents.replay import ReplayAgent
+
+    cfg = run.config
+    replay = ReplayAgent(paper_schedule(run),
+                         fee_per_lot=cfg.agent.fee_per_lot if fee_per_lot is None else fee_per_lot,
+                         fee_bps=cfg.agent.fee_bps if fee_bps is None else fee_bps)
+    return simulate(cfg, seed, agent=replay, paper=True)
+
+
 def compare(cfg: RunConfig, seed=None, repeats: int = 1, *, agent: Agent | None = None, keep_runs: bool = True,
             progress: bool = False) -> CompareResult:
     """Counterfactual: for each of ``repeats`` seeds, the experiment (the strategy) and its baseline on that seed
@@ -86,8 +101,6 @@ def compare(cfg: RunConfig, seed=None, repeats: int = 1, *, agent: Agent | None 
     variance when the two come from independent seeds (small: the comparison measures the strategy's impact, not
     noise).
     """
-    from lobkit.agents.replay import ReplayAgent
-
     repeats = check_repeats(repeats)
     ss = seed_sequence(seed)
     rows, bases, exps = [], [], []
@@ -101,8 +114,7 @@ def compare(cfg: RunConfig, seed=None, repeats: int = 1, *, agent: Agent | None 
     for r in it:
         s = ss if r == 0 else child(ss, r)
         e = simulate(cfg, s, agent=None if agent is None else _fresh(agent), progress=progress and repeats == 1)
-        replay = ReplayAgent(paper_schedule(e), fee_per_lot=fee_per_lot, fee_bps=fee_bps)
-        b = simulate(cfg, s, agent=replay, paper=True)
+        b = paper_baseline(e, s, fee_per_lot=fee_per_lot, fee_bps=fee_bps)
         rows.append({"pair": r, "seed": label(s)} | pair_impact(b, e, cfg.market.warmup_ns, cfg.market.tick_size))
         if keep_runs:
             bases.append(b)

@@ -27,6 +27,7 @@ import numpy as np
 
 from lobkit._jit import kernel as _fn  # noqa: E402  (no reference counting: see lobkit/_jit.py)
 from lobkit._jit import kernel_inline as _inline  # noqa: E402
+from lobkit._jit import kernel_nogil as _fn_nogil  # noqa: E402
 from lobkit.agents.nb import (
     AG_INTERVAL,
     AG_KIND,
@@ -531,7 +532,7 @@ def _next_decision(sim):
     return t_dec
 
 
-@_fn
+@_fn_nogil
 def run_until(book, sim, flow, t_stop):
     """Advance the simulation through every item strictly before ``t_stop``. Returns a reason code (see top)."""
     scalars = sim.scalars

@@ -170,11 +170,8 @@ class Simulation:
                 python_decision(self, int(self.state.scalars[snb.S_PENDING_AGENT]))
 
     def run(self, progress: bool = False):
-        """Run to the end and return the :class:`~lobkit.sim.results.RunResult`. ``progress``: a tqdm bar in
-        simulated seconds. Raises :class:`ConfigError` when run twice, or when an account left the exact range
-        of the int64 accounting (absurd prices or sizes)."""
-        from lobkit.sim.results import run_result
-
+        """Run to the end and return the :class:`~lobkit.sim.results.RunResult` (see :meth:`finish`).
+        ``progress``: a tqdm bar in simulated seconds."""
         if self.finished:
             raise ConfigError("this Simulation has already run; build a new one")
         t0 = time.perf_counter()
@@ -192,6 +189,21 @@ class Simulation:
                     bar.update(t / NS_PER_S - bar.n)
         else:
             self.advance(self.end)
+        self.wall_seconds += time.perf_counter() - t0
+        return self.finish()
+
+    def finish(self):
+        """End a run advanced to its end with :meth:`advance` (as :meth:`run` does): the last grid sample, the
+        logs, the agents' final accounts. Returns the :class:`~lobkit.sim.results.RunResult`. Raises
+        :class:`ConfigError` when called twice, before the end (``now < end``), or when an account left the exact
+        range of the int64 accounting (absurd prices or sizes)."""
+        from lobkit.sim.results import run_result
+
+        if self.finished:
+            raise ConfigError("this Simulation has already run; build a new one")
+        if self.now < self.end:
+            raise ConfigError(f"finish: the run is at {self.now / NS_PER_S:.3f} s of {self.end / NS_PER_S:.3f} s; "
+                              "advance it to its end first")
         snb.take_sample(self.book, self.state, self.end)
         self.flush_logs()
         self.finished = True
@@ -202,11 +214,39 @@ class Simulation:
 
         for i in range(len(self.agents)):
             refresh_accounts(self, i)
-        self.wall_seconds = time.perf_counter() - t0
         return run_result(self)
 
+    # -- live queries (the GUI) --------------------------------------------------------------------------------
+    @property
+    def next_event_ns(self) -> int:
+        """Time of the next background event (ns)."""
+        return int(self.state.scalars[snb.S_NEXT_EVENT])
+
+    @property
+    def n_events(self) -> int:
+        """Background events processed so far."""
+        return int(self.state.scalars[snb.S_N_EVENTS])
+
+    def next_decision_ns(self, i: int = 0) -> int:
+        """When agent ``i`` decides next (ns; a decision at or after the end never happens)."""
+        return int(self.state.agents[i, AG_NEXT_DEC])
+
+    def top_levels(self, depth: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``depth`` levels of each side now, best first: ``(bids, asks)``, each int64[n, 3] of price
+        (ticks), size (lots) and resting orders. Raises ConfigError for a depth outside 1..10,000."""
+        from lobkit.engine.nb import top_levels
+        from lobkit.validate import check_value
+
+        check_value("depth", depth, "int", lo=1, hi=10_000)
+        out = []
+        for s in (0, 1):
+            price, vol, cnt = (np.zeros(depth, np.int64) for _ in range(3))
+            n = int(top_levels(self.book, s, depth, price, vol, cnt))
+            out.append(np.stack([price[:n], vol[:n], cnt[:n]], axis=1))
+        return out[0], out[1]
+
     def flush_logs(self) -> None:
-        """Move the order, trade and agent logs out of the loop's buffers."""
+        """Move the order, trade and agent logs out of the loop's buffers (into :meth:`log_chunks`)."""
         scalars = self.state.scalars
         no, nt = int(scalars[snb.S_N_LOGGED_ORDERS]), int(scalars[snb.S_N_LOGGED_TRADES])
         na = int(scalars[snb.S_N_AGENT_LOGGED])
@@ -219,6 +259,12 @@ class Simulation:
         scalars[snb.S_N_LOGGED_ORDERS] = 0
         scalars[snb.S_N_LOGGED_TRADES] = 0
         scalars[snb.S_N_AGENT_LOGGED] = 0
+
+    def log_chunks(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """The logs moved out of the loop so far (by :meth:`flush_logs`, which :meth:`advance` also calls when a
+        buffer fills): lists of int64 chunks of orders, trades and the agents' orders, oldest first. The lists only
+        grow, so a live reader keeps how many chunks it has seen and reads the new ones (the GUI's worker)."""
+        return self._orders_chunks, self._trades_chunks, self._agent_chunks
 
     def logs_nearly_full(self) -> bool:
         """Would the next few orders overflow a log buffer? (The Python bridge flushes between orders.)"""
