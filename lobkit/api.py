@@ -25,7 +25,7 @@ from typing import Any
 
 from lobkit.seeds import DEFAULT_SEED
 
-__all__ = ["build_config", "compare", "eval_market", "impact", "run", "sweep"]
+__all__ = ["build_config", "compare", "eval_market", "gui", "impact", "run", "sweep"]
 
 
 def build_config(config: Any = None, **options: Any):
@@ -187,6 +187,30 @@ def sweep(grid: Any, *, repeats: int = 1, seed: Any = DEFAULT_SEED, jobs: int = 
     return _sweep(base, grid, repeats=repeats, seed=seed, jobs=jobs, out=out, backend=backend,
                   scheduler=scheduler, resume=resume, record=record, progress=progress, heatmap=heatmap,
                   metric=metric, on_invalid=on_invalid, **sweep_only)
+
+
+def gui(*, agent: str = "momentum", values: dict | None = None, model_dirs: list | None = None,
+        out: str | Path = "runs/gui", dark: bool | None = None) -> None:
+    """Open the Algo-Gym (``lobkit gui``) and return when its window closes. ``agent`` and ``values`` (field
+    name -> text: ``flow``, ``initial_book``, ``duration``, ``seed``, the agent's parameters) fill the form;
+    ``model_dirs``: where to look for learned markets (default: the working directory and ``$LOBKIT_MODELS``);
+    ``out``: where exports go; ``dark``: the colour mode (None: the remembered one).
+
+    Raises :class:`~lobkit.errors.ConfigError` when there is no display (``$DISPLAY`` unset or unreachable).
+    """
+    import tkinter as tk
+
+    from lobkit.errors import ConfigError
+    from lobkit.gui.app import AlgoGym
+    from lobkit.gui.form import find_models
+
+    try:
+        root = tk.Tk()
+    except tk.TclError as exc:
+        raise ConfigError(f"gui: cannot open a window ({exc}); on a machine without a desktop run it under a "
+                          "virtual display: xvfb-run lobkit gui") from None
+    app = AlgoGym(root, agent=agent, values=values, models=find_models(model_dirs), out=out, dark=dark)
+    app.mainloop()
 
 
 def _check_out(out) -> None:

@@ -36,6 +36,7 @@ def _register_all() -> None:
     from lobkit.cli import calibrate as _calibrate
     from lobkit.cli import data as _data
     from lobkit.cli import engine as _engine
+    from lobkit.cli import gui as _gui
     from lobkit.cli import lobster as _lobster
     from lobkit.cli import market as _market
     from lobkit.cli import nhp as _nhp
@@ -53,6 +54,7 @@ def _register_all() -> None:
     _nhp.register(main)
     _calibrate.register(main)
     _market.register(main)
+    _gui.register(main)
 
 
 _register_all()

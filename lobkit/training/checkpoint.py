@@ -85,3 +85,14 @@ def load(path: str | Path, kind: str, device: str | torch.device = "cpu") -> dic
         raise InputFormatError(path, None, f"format version {doc.get('format_version')} (made by lobkit "
                                            f"{doc.get('lobkit_version')}); this lobkit reads version {FORMAT_VERSION}")
     return doc
+
+
+def file_format(path: str | Path) -> str | None:
+    """The ``format`` of a lobkit model file (``"lobkit-nhp"``, ``"lobkit-wgan-generator"``, ...), or None when
+    ``path`` is not a readable lobkit model file (never raises for a bad file: for listing candidates)."""
+    try:
+        doc = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not a candidate
+        return None
+    fmt = doc.get("format") if isinstance(doc, dict) else None
+    return fmt if isinstance(fmt, str) else None
