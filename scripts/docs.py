@@ -371,7 +371,7 @@ def view_simulate(load: Callable[[str], dict]) -> str:
 def view_performance(load: Callable[[str], dict]) -> str:
     """README's table: the headline figures of every benchmark, with their targets."""
     e, m, s, g, t = load("engine"), load("simulate"), load("sweep"), load("ingest"), load("train")
-    h = load("nhp")
+    h, ui = load("nhp"), load("gui")
     te = need(e, "targets")
     msgs = lambda v: m_rate(v, "msgs")  # noqa: E731
     streams = {k: label for k, _, label in _streams(e)}
@@ -395,6 +395,7 @@ def view_performance(load: Callable[[str], dict]) -> str:
                f"({need(h, 'lobster')['nhp_train_events_per_s']:,.0f} vs "
                f"{h['lobster']['easytpp_train_events_per_s']:,.0f} events/s)", h["lobster"]["speedup"],
                need(h, "targets")["speedup"], times),
+        *_gui_rows(ui),
     ]
     if e.get("compile_seconds_cold") is not None and m.get("compile_seconds_cold") is not None:
         rows.append(["Numba compile, cold (empty cache) / warm start: engine; engine + simulator",
@@ -402,8 +403,8 @@ def view_performance(load: Callable[[str], dict]) -> str:
                      f"{secs(m['compile_seconds_cold'])} / {secs(m['compile_seconds_warm'])}", "", ""])
     dates = "; ".join(f"{name} {date_of(j)}, {load_of(j)}"
                       for name, j in (("engine", e), ("simulator", m), ("sweeps", s), ("ingest", g), ("training", t),
-                                      ("neural Hawkes", h)))
-    out = [f"Measured on this project's machine ({machine_text(e, m, s, g, t, h)}), one run of each benchmark "
+                                      ("neural Hawkes", h), ("GUI", ui)))
+    out = [f"Measured on this project's machine ({machine_text(e, m, s, g, t, h, ui)}), one run of each benchmark "
            f"({dates}; "
            "the cores are shared with other work). Engine and simulator figures are on one core after JIT warm-up, "
            "with the engine's full bookkeeping on (order ids, owners, a fill record per fill).", "",
@@ -470,6 +471,29 @@ def _train_rows(t: dict) -> list[list[str]]:
                    t["small_c2st"], tg["small_c2st_at_most"], three, at_most=True),
         ]
     return rows
+
+
+def _gui_rows(g: dict) -> list[list[str]]:
+    """The Algo-Gym's responsiveness rows (benchmarks/gui.py)."""
+    tg = need(g, "targets")
+    ms = lambda v: f"{v:.0f} ms"  # noqa: E731
+    run = f"a {g['duration']} full-speed run, {g['events_per_run']:,} events"
+    return [
+        judged(f"Algo-Gym: largest gap of a {g['tick_ms']} ms `after` ticker, {run}, Live tab on screen",
+               need(g, "ticker_max_gap_ms_live"), tg["ticker_max_gap_ms_live"], ms, at_most=True),
+        judged("the same with the Analysis tab's live plot on screen", need(g, "ticker_max_gap_ms_analysis"),
+               tg["ticker_max_gap_ms_analysis"], ms, at_most=True),
+        judged(f"Algo-Gym: Stop to the worker's end (largest of {len(g['stop_latency_ms_all'])} runs stopped "
+               f"mid-way; median {g['stop_latency_ms_median']:.0f} ms)", need(g, "stop_latency_ms_max"),
+               tg["stop_latency_ms_max"], ms, at_most=True),
+        [f"the same run in the window / headless `lobkit.run` ({secs(g['gui_wall_s_live'])} / "
+         f"{secs(g['headless_wall_s'])})", times(need(g, "gui_over_headless")), "", ""],
+    ]
+
+
+def view_gui(load: Callable[[str], dict]) -> str:
+    g = load("gui")
+    return "\n".join([provenance(g, "benchmarks/results/gui.json"), "", judged_table(_gui_rows(g))])
 
 
 def view_train(load: Callable[[str], dict]) -> str:
@@ -606,6 +630,7 @@ VIEWS: dict[str, Callable[[Callable[[str], dict]], str]] = {
     "benchmarks/results/train.json": view_train,
     "benchmarks/results/nhp.json": view_nhp,
     "benchmarks/results/realism.json": view_realism,
+    "benchmarks/results/gui.json": view_gui,
     "performance": view_performance,
 }
 
@@ -923,7 +948,7 @@ def all_blocks(root: Path = ROOT) -> list[Block]:
 #: Benchmark name -> its script (each writes benchmarks/results/<name>.json with --out).
 BENCHMARKS = {"engine": "engine.py", "simulate": "simulate.py", "sweep": "sweep_throughput.py",
               "ingest": "ingest.py", "coupling": "coupling.py", "train": "train.py", "nhp": "nhp.py",
-              "realism": "realism.py"}
+              "realism": "realism.py", "gui": "gui.py"}
 
 
 def run_benchmarks(names: list[str]) -> int:
