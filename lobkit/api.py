@@ -193,8 +193,9 @@ def gui(*, agent: str = "momentum", values: dict | None = None, model_dirs: list
         out: str | Path = "runs/gui", dark: bool | None = None) -> None:
     """Open the Algo-Gym (``lobkit gui``) and return when its window closes. ``agent`` and ``values`` (field
     name -> text: ``flow``, ``initial_book``, ``duration``, ``seed``, the agent's parameters) fill the form;
-    ``model_dirs``: where to look for learned markets (default: the working directory and ``$LOBKIT_MODELS``);
-    ``out``: where exports go; ``dark``: the colour mode (None: the remembered one).
+    ``model_dirs``: more folders to look for learned markets in (besides the working directory and
+    ``$LOBKIT_MODELS``); ``out``: where exports go; ``dark``: the colour mode (None: the remembered one). The
+    working directory is put on ``sys.path``, so a strategy class in ``./mymodule.py`` is ``mymodule:MyAgent``.
 
     Raises :class:`~lobkit.errors.ConfigError` when there is no display (``$DISPLAY`` unset or unreachable).
     """
@@ -209,7 +210,13 @@ def gui(*, agent: str = "momentum", values: dict | None = None, model_dirs: list
     except tk.TclError as exc:
         raise ConfigError(f"gui: cannot open a window ({exc}); on a machine without a desktop run it under a "
                           "virtual display: xvfb-run lobkit gui") from None
-    app = AlgoGym(root, agent=agent, values=values, models=find_models(model_dirs), out=out, dark=dark)
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path:  # a strategy in ./mymodule.py is reachable as mymodule:MyAgent
+        sys.path.insert(0, os.getcwd())
+    roots = [Path.cwd(), *filter(None, [os.environ.get("LOBKIT_MODELS")]), *(model_dirs or [])]
+    app = AlgoGym(root, agent=agent, values=values, models=find_models(roots), out=out, dark=dark)
     app.mainloop()
 
 

@@ -15,8 +15,8 @@ import click
 @click.option("--duration", default=None, metavar="DURATION", help="The duration first shown (90s, 30min, 1h).")
 @click.option("--seed", default=None, metavar="N", help="The seed first shown (blank: fresh entropy each run).")
 @click.option("--models", "model_dirs", multiple=True, metavar="DIR",
-              help="Where to look for learned markets (.toml, .pth) and snapshot files [default: the working "
-                   "directory and $LOBKIT_MODELS]; repeatable.")
+              help="Another folder to look for learned markets (.toml, .pth) and snapshot files in, besides the "
+                   "working directory and $LOBKIT_MODELS; repeatable.")
 @click.option("--out", default="runs/gui", show_default=True, metavar="DIR",
               help="Where exported runs, figures and sweeps go.")
 @click.option("--dark/--light", default=None, help="Colour mode [default: the one chosen last time].")

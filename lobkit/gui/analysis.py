@@ -65,7 +65,10 @@ class AnalysisTab(ttk.Frame):
             a.set_animated(True)
         self.ax_pnl.set_ylabel("PnL (currency)")
         self.ax_mid.set_ylabel("mid (currency)")
+        self.unit = ("min", 60.0)
         self.ax_mid.set_xlabel("simulated time (min)")
+        for ax in (self.ax_pnl, self.ax_mid):
+            ax.ticklabel_format(axis="y", useOffset=False)
         self.background = None
         self.canvas.mpl_connect("draw_event", self._on_draw)
         self.pal = None
@@ -76,7 +79,7 @@ class AnalysisTab(ttk.Frame):
         self.t = []
         self.mid = []
         self.pnl = []
-        self.trades = []  # (t_min, px, side)
+        self.trades = []  # (time in self.unit, px, side)
         self.dirty = True
         self.last_draw = 0.0
         self.n_draws = 0
@@ -87,22 +90,27 @@ class AnalysisTab(ttk.Frame):
         self.redraw(force=True)
 
     def begin(self, duration_s: float) -> None:
-        """A new run of ``duration_s`` simulated seconds: clear, and fix the time axis to it."""
+        """A new run of ``duration_s`` simulated seconds: clear, choose the time unit (s up to 2 min, min up to
+        3 h, else h) and fix the time axis to the run."""
+        self.unit = next(u for limit, u in ((120, ("s", 1.0)), (3 * 3600, ("min", 60.0)), (float("inf"),
+                                                                                          ("h", 3600.0)))
+                         if duration_s <= limit)
+        self.ax_mid.set_xlabel(f"simulated time ({self.unit[0]})")
         self.clear()
-        self.ax_pnl.set_xlim(0, max(duration_s / 60.0, 1e-3))
+        self.ax_pnl.set_xlim(0, max(duration_s / self.unit[1], 1e-6))
         self.redraw(force=True)
 
     def add_timeline(self, frame) -> None:
         if frame is None or frame.height == 0:
             return
-        self.t.append(frame["t_s"].to_numpy() / 60.0)
+        self.t.append(frame["t_s"].to_numpy() / self.unit[1])
         self.mid.append(frame["mid"].to_numpy())
         self.pnl.append(frame["pnl"].to_numpy())
         self.dirty = True
 
     def add_trades(self, t_s: np.ndarray, px: np.ndarray, side: np.ndarray) -> None:
         if len(t_s):
-            self.trades.append(np.stack([t_s / 60.0, px, side], axis=1))
+            self.trades.append(np.stack([t_s / self.unit[1], px, side], axis=1))
             self.dirty = True
 
     def set_palette(self, pal) -> None:
@@ -164,6 +172,9 @@ class AnalysisTab(ttk.Frame):
         self.pnl_line.set_data(*envelope(t, pnl))
         self.mid_line.set_data(*envelope(t, mid))
         tr = np.concatenate(self.trades) if self.trades else np.zeros((0, 3))
+        size = 28.0 if len(tr) <= 200 else 10.0 if len(tr) <= 2000 else 4.0  # many trades: small marks
+        self.buys.set_sizes([size])
+        self.sells.set_sizes([size])
         self.buys.set_offsets(tr[tr[:, 2] > 0][:, :2] if len(tr) else np.zeros((0, 2)))
         self.sells.set_offsets(tr[tr[:, 2] < 0][:, :2] if len(tr) else np.zeros((0, 2)))
         grew = self._grow(self.ax_pnl, pnl, 1e-2)

@@ -75,7 +75,7 @@ class AlgoGym:
         self.root = root or tk.Tk()
         self.root.title("lobkit Algo-Gym")
         self.root.geometry("1440x900")
-        self.root.minsize(1100, 700)
+        self.root.minsize(1180, 700)
         self.out = Path(out)
         self.live: LiveRun | None = None
         self.live_values: dict | None = None
@@ -95,6 +95,7 @@ class AlgoGym:
         self._apply_palette()
         self._bind_keys()
         self.root.protocol("WM_DELETE_WINDOW", self.close)
+        self.root.report_callback_exception = self._callback_failed
         self._poll_id = self.root.after(POLL_MS, self._poll)
 
     # -- layout --------------------------------------------------------------------------------------------
@@ -115,6 +116,7 @@ class AlgoGym:
                                       on_step=self.step, on_stop=self.stop, on_reset=self.reset, agent=agent,
                                       values=values)
         paned.add(self.controls, weight=0)
+        self.controls.vars["speed"].trace_add("write", lambda *_: self._speed_changed())
         self.tabs = ttk.Notebook(paned)
         paned.add(self.tabs, weight=1)
 
@@ -151,8 +153,12 @@ class AlgoGym:
 
         def unless_typing(fn):
             def handler(event):
-                if isinstance(event.widget, (tk.Entry, ttk.Entry, ttk.Combobox)):
-                    return None
+                w = event.widget
+                if isinstance(w, (tk.Entry, ttk.Entry)) and not (isinstance(w, ttk.Combobox)
+                                                                 and str(w.cget("state")) == "readonly"):
+                    return None  # a key typed into a text field is text
+                if isinstance(w, (ttk.Button, ttk.Checkbutton, ttk.Radiobutton, tk.Button)):
+                    return None  # Space on a focused button presses that button (once)
                 fn()
                 return "break"
 
@@ -163,6 +169,22 @@ class AlgoGym:
         r.bind_all("<Control-r>", lambda e: (self.start(), "break")[1])
         r.bind_all("<Control-e>", lambda e: (self.export(), "break")[1])
         r.bind_all("<Control-d>", lambda e: (self.set_dark(not self.dark), "break")[1])
+
+    def _callback_failed(self, exc_type, exc, tb) -> None:
+        """An error in a window callback: one line in the message bar (and the traceback on stderr), never a
+        frozen window."""
+        import traceback
+
+        traceback.print_exception(exc_type, exc, tb)
+        self.say(f"Something failed in the window: {exc_type.__name__}: {exc}")
+
+    def _speed_changed(self) -> None:
+        from lobkit.gui.form import SPEEDS
+
+        text = self.controls.vars["speed"].get()
+        if self.live is not None and self.live.running and text in SPEEDS:
+            self.live.set_speed(SPEEDS[text])
+            self.say(f"Replay speed: {text}.")
 
     # -- theme ---------------------------------------------------------------------------------------------
     def set_dark(self, dark: bool) -> None:
@@ -191,6 +213,11 @@ class AlgoGym:
         if self.live is not None and self.live.running:
             self.say("A run is in progress: stop it first.")
             return False
+        typed = self.controls.agent.get().strip()
+        if typed != self.controls.built_agent:
+            self.controls._agent_changed()  # a name typed but not yet taken: take it, show its fields
+            self.say(f"The strategy is now {typed!r}: check its parameters, then Start.")
+            return False
         res = self.controls.validate()
         if not res.ok:
             first = next(iter(res.errors.items()))
@@ -199,7 +226,8 @@ class AlgoGym:
         self.clear_views()
         self.analysis.begin(res.config.market.duration_ns / 1e9)
         self.live_values = self.controls.values()
-        self.live_agent = self.controls.agent.get().strip()
+        self.live_agent = self.controls.built_agent
+        self.root.focus_set()  # keys go to the window (Space pauses), not to the last field or button
         self.live = LiveRun(res.config, res.seed, speed=res.speed).start()
         self.controls.set_running(True)
         self.status.set_state("starting (loading the compiled loop)...")
@@ -217,6 +245,7 @@ class AlgoGym:
             lv.pause()
             self.status.set_state("paused")
         self.controls.set_running(True, paused=lv.paused)
+        self.root.focus_set()
 
     def step(self) -> None:
         lv = self.live
@@ -225,6 +254,7 @@ class AlgoGym:
         lv.step()
         self.controls.set_running(True, paused=True)
         self.status.set_state("paused (stepping one decision)")
+        self.root.focus_set()
 
     def stop(self) -> None:
         if self.live is not None and self.live.running:
@@ -234,8 +264,7 @@ class AlgoGym:
     def reset(self) -> None:
         """Stop any run, clear the live views and put the form back to its defaults."""
         if self.live is not None and self.live.running:
-            self.live.stop()
-            self.live.join(2.0)
+            self.live.stop()  # it ends on its own within a chunk; its last updates are not read
         self.live = None
         self.clear_views()
         self.results.clear()
@@ -281,12 +310,14 @@ class AlgoGym:
                 self.pending_levels = (u.bids, u.asks, tick)
                 self.blotter.add(blotter_rows(u.orders, u.trades, names, tick),
                                  blotter_rows(u.agent_orders, u.agent_trades, names, tick))
+                self.blotter.add_skipped(u.skipped)
                 self.analysis.add_timeline(u.timeline)
                 self._add_agent_trades(u.agent_trades, tick)
                 if u.kind == "started":
                     self.status.set_state("paused" if lv.paused else "running")
                 elif u.kind == "paused":
                     self.status.set_state(f"paused at {format_sim_time(u.t_ns)}")
+                    u.status["events_per_s"] = None  # nothing runs while paused
             elif u.kind == "finished":
                 self._finished(u)
             elif u.kind == "stopped":
@@ -306,7 +337,7 @@ class AlgoGym:
             return
         t = trades[mine]
         side = np.where(t[:, 6] == 0, t[:, 7], -t[:, 7])  # the strategy's side: the aggressor's if it took
-        self.analysis.add_trades(t[:, 0] / 1e9, t[:, 1] * tick, side)
+        self.analysis.add_trades(t[:, 0] / 1e9, t[:, 1] * tick, side)  # seconds, currency, +1 buy / -1 sell
 
     def _render(self) -> None:
         if self.pending_status is not None:
@@ -354,8 +385,11 @@ class AlgoGym:
             self.say(f"Baseline of run #{rec.id}: paper PnL {b['paper_pnl']:+,.2f}, impact cost "
                      f"{b['impact_cost']:+,.2f}, mid moved {b['mid_diff_final_ticks']:+.2f} ticks.")
 
+        if any(t.name == f"baseline of run #{rec.id}" for t in self.tasks):
+            self.say(f"The baseline of run #{rec.id} is already running.")
+            return
         self.say(f"Running the baseline of run #{rec.id}...")
-        self.tasks.append(_Task("baseline", lambda: baseline_of(rec), done))
+        self.tasks.append(_Task(f"baseline of run #{rec.id}", lambda: baseline_of(rec), done))
 
     def sweep_around(self, rec: RunRecord | None = None, repeats: int = 2, jobs: int = 2) -> None:
         """A small sweep around ``rec``'s parameters (half, same, double of its first two integer parameters) on
@@ -381,7 +415,7 @@ class AlgoGym:
             self.say(f"Sweep around run #{rec.id} ({grid}) done: {out}")
 
         self.say(f"Sweeping around run #{rec.id}: {grid} ...")
-        self.tasks.append(_Task("sweep", work, done))
+        self.tasks.append(_Task(f"sweep around run #{rec.id}", work, done))
 
     # -- export --------------------------------------------------------------------------------------------
     def _fresh_dir(self, stem: str) -> Path:
@@ -407,7 +441,7 @@ class AlgoGym:
         try:
             write_run(rec.result, path)
         except LobkitError as exc:
-            self.say(f"Export failed: {exc}")
+            self.say(f"Export failed: {str(exc).removeprefix('--out ')}")
             return None
         rec.exported = str(path)
         self.say(f"Run #{rec.id} exported to {path}")
@@ -429,13 +463,19 @@ class AlgoGym:
         rec = rec or self.runs_table.selected()
         if rec is None:
             return
-        self.controls.set_values(rec.values, agent=rec.agent)
-        self.say(f"The form holds run #{rec.id}'s parameters.")
+        values = dict(rec.values)
+        if not values.get("seed", "").strip():
+            values["seed"] = str(rec.seed.entropy)  # the fresh seed the run drew: the same market again
+        self.controls.set_values(values, agent=rec.agent)
+        self.say(f"The form holds run #{rec.id}'s parameters and seed.")
 
     def show_run(self, rec: RunRecord | None = None) -> None:
         """Show a finished run's results and its figure again."""
         rec = rec or self.runs_table.selected()
-        if rec is None or (self.live is not None and self.live.running):
+        if rec is None:
+            return
+        if self.live is not None and self.live.running:
+            self.say("A run is in progress: Show is for finished runs (stop the run or wait for its end).")
             return
         res = rec.result
         self.results.show(res.summary, f"Run #{rec.id}: {rec.agent} {rec.params_text()}, seed {res.seed}")

@@ -1,9 +1,10 @@
 """The live blotter: a ``ttk.Treeview`` of the most recent orders and trades, newest first.
 
 Rows: simulated time, agent (the strategy's name, or ``bg N`` for background account N), kind (limit, market,
-cancel, ... or trade), side, price (currency) and size (lots). Buys, sells and trades have their own colours and
-the strategy's rows are highlighted. Three windows of at most ``max_rows`` rows are kept (all / strategy only /
-trades only) so that a long run stays smooth: only the rows on screen exist as widgets.
+cancel, ... or trade), side, price (currency) and size (lots). A trade is shown from its aggressor's side, except
+when the strategy's resting order was hit: then from the strategy's (``trade (passive)``). Buys, sells and trades
+have their own colours and the strategy's rows are highlighted. Three windows of at most ``max_rows`` rows are kept
+(all / strategy only / trades only) so that a long run stays smooth: only the rows on screen exist as widgets.
 """
 
 from __future__ import annotations
@@ -60,11 +61,14 @@ def blotter_rows(orders, trades, agent_names: list[str], tick_size: float) -> li
         for r in trades:
             ts, price, size, _mo, _to, maker, taker, aggressor = (int(x) for x in r[:8])
             strat = maker < n_agents or taker < n_agents
-            side_txt = "BUY" if aggressor > 0 else "SELL"
+            if taker >= n_agents and maker < n_agents:  # the strategy's resting order was hit: its side and name
+                owner, side, kind = maker, -aggressor, "trade (passive)"
+            else:  # the aggressor's view
+                owner, side, kind = taker, aggressor, "trade"
             tags = ("trade",) + (("strategy",) if strat else ())
             px = f"{price * tick_size:.{decimals}f}"
-            rows.append((ts, 1, (format_sim_time(ts), who(taker), "trade", side_txt, px, str(size)), tags, strat,
-                         True))
+            rows.append((ts, 1, (format_sim_time(ts), who(owner), kind, "BUY" if side > 0 else "SELL", px, str(size)),
+                         tags, strat, True))
     rows.sort(key=lambda x: (x[0], x[1]))
     return [(ts, values, tags, strat, is_trade) for ts, _k, values, tags, strat, is_trade in rows]
 
@@ -99,6 +103,7 @@ class Blotter(ttk.Frame):
         self.tree.pack(side="left", fill="both", expand=True)
         sb.pack(side="right", fill="y")
         self.total = 0
+        self.skipped = 0
 
     def set_palette(self, pal) -> None:
         self.tree.tag_configure("buy", foreground=pal.buy)
@@ -121,6 +126,10 @@ class Blotter(ttk.Frame):
             self.pending["strategy"] += 1
         self.total += len(rows)
 
+    def add_skipped(self, n: int) -> None:
+        """Market rows the worker did not send (it sends the newest of each update at full speed)."""
+        self.skipped += int(n)
+
     def render(self) -> None:
         """Show the rows queued since the last render (newest at the top), trimming to ``max_rows``."""
         f = self.filter.get()
@@ -134,7 +143,9 @@ class Blotter(ttk.Frame):
             kids = self.tree.get_children()
             if len(kids) > self.max_rows:
                 self.tree.delete(*kids[self.max_rows:])
-        self.count.configure(text=f"{self.total:,} rows seen, last {len(self.tree.get_children()):,} shown")
+        shown = len(self.tree.get_children())
+        note = f"; {self.skipped:,} skipped at full speed" if self.skipped and f != "strategy" else ""
+        self.count.configure(text=f"last {shown:,} rows{note}")
 
     def _refill(self) -> None:
         self.tree.delete(*self.tree.get_children())
@@ -152,5 +163,6 @@ class Blotter(ttk.Frame):
             w.clear()
         self.pending = {k: 0 for k in FILTERS}
         self.total = 0
+        self.skipped = 0
         self.tree.delete(*self.tree.get_children())
         self.count.configure(text="")

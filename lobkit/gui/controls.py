@@ -33,13 +33,44 @@ class ControlsPanel(ttk.Frame):
         self._idle_state: dict[str, str] = {"agent": "normal"}
         self.start_allowed = False
 
-        strat = ttk.LabelFrame(self, text="Strategy", padding=8)
-        strat.pack(fill="x")
+        # the run's buttons first: always in view, whatever the window's height
+        buttons = ttk.Frame(self)
+        buttons.pack(fill="x", pady=(0, 6))
+        self.start_btn = ttk.Button(buttons, text="Start", command=on_start, style="Accent.TButton")
+        self.pause_btn = ttk.Button(buttons, text="Pause", command=on_pause, state="disabled")
+        self.step_btn = ttk.Button(buttons, text="Step", command=on_step, state="disabled")
+        self.stop_btn = ttk.Button(buttons, text="Stop", command=on_stop, state="disabled")
+        self.reset_btn = ttk.Button(buttons, text="Reset", command=on_reset)
+        for i, b in enumerate((self.start_btn, self.pause_btn, self.step_btn, self.stop_btn, self.reset_btn)):
+            b.grid(row=0, column=i, padx=2, sticky="we")
+            buttons.columnconfigure(i, weight=1)
+        self.form_error = ttk.Label(self, text="", wraplength=330, justify="left")
+        self.form_error.pack(fill="x")
+
+        # the fields scroll when the window is short (an agent may have many parameters)
+        holder = ttk.Frame(self)
+        holder.pack(fill="both", expand=True)
+        self.scroll_canvas = tk.Canvas(holder, highlightthickness=0, borderwidth=0, width=380)
+        bar = ttk.Scrollbar(holder, orient="vertical", command=self.scroll_canvas.yview)
+        self.scroll_canvas.configure(yscrollcommand=bar.set)
+        self.scroll_canvas.pack(side="left", fill="both", expand=True)
+        bar.pack(side="right", fill="y")
+        body = ttk.Frame(self.scroll_canvas)
+        self._body_id = self.scroll_canvas.create_window(0, 0, window=body, anchor="nw")
+        body.bind("<Configure>", lambda e: self.scroll_canvas.configure(scrollregion=self.scroll_canvas.bbox("all")))
+        self.scroll_canvas.bind("<Configure>", lambda e: self.scroll_canvas.itemconfigure(self._body_id,
+                                                                                          width=e.width))
+        for seq, delta in (("<Button-4>", -1), ("<Button-5>", 1)):
+            self.scroll_canvas.bind_all(seq, lambda e, d=delta: self._wheel(e, d), add="+")
+        self.scroll_canvas.bind_all("<MouseWheel>", lambda e: self._wheel(e, -1 if e.delta > 0 else 1), add="+")
+
+        strat = ttk.LabelFrame(body, text="Strategy", padding=8)
+        strat.pack(fill="x", padx=(0, 4))
         self.agent = tk.StringVar(value=agent)
         from lobkit.agents import agent_names
 
         ttk.Label(strat, text="agent").grid(row=0, column=0, sticky="w")
-        box = ttk.Combobox(strat, textvariable=self.agent, values=agent_names(), width=24)
+        box = ttk.Combobox(strat, textvariable=self.agent, values=agent_names(), width=22)
         box.grid(row=0, column=1, sticky="we", pady=2)
         box.bind("<<ComboboxSelected>>", lambda e: self._agent_changed())
         box.bind("<Return>", lambda e: self._agent_changed())
@@ -52,26 +83,22 @@ class ControlsPanel(ttk.Frame):
         self.strategy_frame.columnconfigure(0, minsize=LABEL_WIDTH)
         strat.columnconfigure(0, minsize=LABEL_WIDTH)
 
-        market = ttk.LabelFrame(self, text="Market", padding=8)
-        market.pack(fill="x", pady=(8, 0))
+        market = ttk.LabelFrame(body, text="Market", padding=8)
+        market.pack(fill="x", pady=(8, 0), padx=(0, 4))
         self.market_frame = market
         self._build_fields(market, F.market_fields(models), values or {})
-
-        buttons = ttk.Frame(self)
-        buttons.pack(fill="x", pady=(10, 0))
-        self.start_btn = ttk.Button(buttons, text="Start", command=on_start, style="Accent.TButton")
-        self.pause_btn = ttk.Button(buttons, text="Pause", command=on_pause, state="disabled")
-        self.step_btn = ttk.Button(buttons, text="Step", command=on_step, state="disabled")
-        self.stop_btn = ttk.Button(buttons, text="Stop", command=on_stop, state="disabled")
-        self.reset_btn = ttk.Button(buttons, text="Reset", command=on_reset)
-        for i, b in enumerate((self.start_btn, self.pause_btn, self.step_btn, self.stop_btn, self.reset_btn)):
-            b.grid(row=0, column=i, padx=2, sticky="we")
-            buttons.columnconfigure(i, weight=1)
-        self.form_error = ttk.Label(self, text="", wraplength=330, justify="left")
-        self.form_error.pack(fill="x", pady=(6, 0))
         self._agent_changed(values or {}, force=True)
 
     # -- building ------------------------------------------------------------------------------------------
+    def _wheel(self, event, direction: int) -> None:
+        """Scroll the fields with the mouse wheel when the pointer is over them."""
+        w = event.widget
+        while w is not None:
+            if w is self.scroll_canvas:
+                self.scroll_canvas.yview_scroll(direction, "units")
+                return
+            w = getattr(w, "master", None)
+
     def _error_label(self, parent, row) -> ttk.Label:
         lab = ttk.Label(parent, text="", wraplength=300, justify="left", font=("TkDefaultFont", 9))
         lab.grid(row=row, column=0, columnspan=2, sticky="w")
@@ -86,10 +113,10 @@ class ControlsPanel(ttk.Frame):
             ttk.Label(parent, text=spec.label).grid(row=2 * i, column=0, sticky="w", padx=(0, 8))
             if spec.kind == "choice":
                 readonly = spec.name not in ("flow", "initial_book")  # those two also take a typed FILE
-                w = ttk.Combobox(parent, textvariable=var, values=spec.choices, width=24,
+                w = ttk.Combobox(parent, textvariable=var, values=spec.choices, width=22,
                                  state="readonly" if readonly else "normal")
             else:
-                w = ttk.Entry(parent, textvariable=var, width=26)
+                w = ttk.Entry(parent, textvariable=var, width=24)
             w.grid(row=2 * i, column=1, sticky="we", pady=2)
             self._idle_state[spec.name] = str(w.cget("state"))
             if spec.help:
@@ -116,7 +143,10 @@ class ControlsPanel(ttk.Frame):
             specs = F.strategy_fields(name)
         except Exception as exc:  # an unknown agent or a class path that does not import: say so beside it
             self._agent_built = None
-            self._show_error("agent", str(exc))
+            msg = str(exc)
+            if "cannot import" in msg:
+                msg += "; start lobkit gui in the folder that holds the module, or add that folder to PYTHONPATH"
+            self._show_error("agent", msg)
             self.start_btn.configure(state="disabled")
             return
         self._agent_built = name
@@ -126,6 +156,11 @@ class ControlsPanel(ttk.Frame):
         self.validate()
 
     # -- state ---------------------------------------------------------------------------------------------
+    @property
+    def built_agent(self) -> str | None:
+        """The agent whose fields the form shows (None while the typed name is not a usable agent)."""
+        return getattr(self, "_agent_built", None)
+
     def values(self) -> dict[str, str]:
         """The form's text by field name."""
         return {k: v.get() for k, v in self.vars.items()}
@@ -197,6 +232,7 @@ class ControlsPanel(ttk.Frame):
         for lab in self.errors.values():
             lab.configure(foreground=pal.error)
         self.form_error.configure(foreground=pal.error)
+        self.scroll_canvas.configure(background=pal.background)
 
 
 class _Tooltip:

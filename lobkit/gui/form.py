@@ -11,7 +11,6 @@ model (``.pth``) is offered when a file of that kind is found, a WGAN generator 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import types
@@ -129,13 +128,14 @@ def market_fields(models: dict[str, list[str]] | None = None) -> list[FieldSpec]
 
 
 def validate(agent: str, values: dict[str, str], base: RunConfig | None = None) -> FormResult:
-    """Check the form: ``values`` maps field names to their text. Each field is checked alone first (its message
-    beside it), then all together (e.g. ``short < long``, a warm-up longer than the duration: the message goes to
-    the field it names). The run keeps its logs (``record=True``) so that it can be exported as ``lobkit run``
-    writes it. Never raises for a bad value: every problem is in ``errors``."""
+    """Check the form: ``values`` maps field names to their text. Each field's syntax is checked alone first, then
+    all the values together, as the configuration's dataclasses check them (``short < long``, a warm-up shorter
+    than the duration, ...): each message goes beside the field it names. The run keeps its logs (``record=True``)
+    so that it can be exported as ``lobkit run`` writes it. Never raises for a bad value: every problem is in
+    ``errors``."""
     from lobkit.errors import LobkitError
     from lobkit.seeds import seed_sequence
-    from lobkit.sim.options import apply_options, resolve
+    from lobkit.sim.options import apply_options, coerce, resolve
 
     errors: dict[str, str] = {}
     try:
@@ -156,36 +156,75 @@ def validate(agent: str, values: dict[str, str], base: RunConfig | None = None) 
     if speed_text not in SPEEDS:
         errors["speed"] = f"choose one of: {', '.join(SPEEDS)}"
     opts = {k: v.strip() for k, v in values.items() if k not in ("seed", "speed", "flow")}
-    flow = values.get("flow", "").strip()
-    if flow:
+    flow = values.get("flow", "hawkes").strip()
+    if not flow:
+        errors["flow"] = "choose an order-flow model (hawkes, calibrated:FILE.toml, nhp:FILE.pth)"
+    else:
         try:
             cfg0 = apply_options(cfg0, {"flow": flow})
         except LobkitError as exc:
             errors["flow"] = _strip(str(exc), "flow")
     fields_of = {}  # dataclass field -> the form's name for it ("warmup_ns" -> "warmup")
-    for name in opts:
-        with contextlib.suppress(LobkitError):  # an unknown name is reported below
-            fields_of[resolve(cfg0, name).field] = name
-    for name, text in opts.items():
+    for name, text in opts.items():  # each field's own syntax: an integer, a number, a duration...
         try:
-            apply_options(cfg0, {name: text})
+            opt = resolve(cfg0, name)
+            fields_of[opt.field] = name
+            coerce(opt, text)
         except LobkitError as exc:
             errors[name] = _strip(str(exc), name, fields_of)
-    book = opts.get("initial_book", "")
-    kind, _, path = book.partition(":")
-    if "initial_book" not in errors and kind in ("wgan", "snapshot") and path and "://" not in path \
-            and not Path(path).expanduser().is_file():
-        errors["initial_book"] = f"{path}: no such file"
+    if "initial_book" in opts and "initial_book" not in errors:
+        problem = _book_file_problem(opts["initial_book"])
+        if problem:
+            errors["initial_book"] = problem
+    # then all together, with the user's own values: a failure names its field, which is set aside (its default
+    # back) before the rest is tried again, so that several wrong fields are all reported, each beside itself
+    good = {k: v for k, v in opts.items() if k not in errors}
+    cfg = None
+    while True:
+        try:
+            cfg = apply_options(cfg0, good)
+            break
+        except LobkitError as exc:
+            msg = str(exc)
+            for prefix in (f"agent {agent}: ", f"flow model {cfg0.flow.name}: "):
+                msg = msg.removeprefix(prefix)
+            name = _named_field(msg, good, fields_of)
+            if name is None:
+                if not errors:
+                    errors["_form"] = msg
+                break
+            errors[name] = _strip(msg, name, fields_of)
+            good.pop(name)
     if errors:
         return FormResult(None, None, None, errors)
-    try:
-        cfg = apply_options(cfg0, opts)
-    except LobkitError as exc:
-        msg = str(exc)
-        head = msg.split(":", 1)[0].split(".")[-1].strip()
-        name = head if head in opts else fields_of.get(head, "_form")
-        return FormResult(None, None, None, {name: _strip(msg, name, fields_of)})
     return FormResult(cfg, seed, SPEEDS[speed_text], {})
+
+
+def _named_field(msg: str, names: dict, fields_of: dict) -> str | None:
+    """The form field a configuration message is about (``"short: ..."``, ``"warmup_ns: ..."``,
+    ``"market.window: ..."``), when it is one of ``names``."""
+    head = msg.split(":", 1)[0].strip().split(".")[-1]
+    if head in names:
+        return head
+    name = fields_of.get(head)
+    return name if name in names else None
+
+
+def _book_file_problem(book: str) -> str:
+    """What is wrong with the file of an initial book ``wgan:PATH`` or ``snapshot:PATH`` ('' when nothing)."""
+    kind, _, path = book.partition(":")
+    if kind not in ("wgan", "snapshot") or not path or "://" in path:
+        return ""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return f"{path}: no such file"
+    if kind == "wgan":
+        from lobkit.training.checkpoint import file_format
+
+        fmt = file_format(p)
+        if fmt != "lobkit-wgan-generator":
+            return f"{path}: {'a ' + fmt + ' file' if fmt else 'not a lobkit model file'}, not a WGAN generator"
+    return ""
 
 
 def _strip(msg: str, name: str, fields_of: dict | None = None) -> str:

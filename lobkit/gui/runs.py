@@ -16,12 +16,13 @@ import numpy as np
 
 __all__ = ["RunRecord", "RunsTable", "baseline_of", "sweep_grid_around"]
 
-COLUMNS = (("id", "#", 36), ("agent", "Agent", 80), ("params", "Parameters", 200), ("flow", "Flow", 80),
-           ("duration", "Duration", 62), ("seed", "Seed", 60), ("final_pnl", "PnL", 70), ("n_trades", "Trades", 55),
-           ("final_position", "Position", 60), ("max_drawdown", "Max DD", 62),
-           ("mean_spread_ticks", "Spread (ticks)", 90), ("volume", "Volume", 70),
+COLUMNS = (("id", "#", 36), ("agent", "Agent", 90), ("params", "Parameters", 190), ("final_pnl", "PnL", 70),
            ("paper_pnl", "Baseline PnL", 88), ("impact_cost", "Impact cost", 80),
-           ("mid_diff_final_ticks", "Mid impact (ticks)", 112))
+           ("mid_diff_final_ticks", "Mid impact (ticks)", 112), ("n_trades", "Trades", 55),
+           ("final_position", "Position", 60), ("max_drawdown", "Max DD", 62),
+           ("mean_spread_ticks", "Spread (ticks)", 90), ("volume", "Volume", 75), ("flow", "Flow", 110),
+           ("duration", "Duration", 62), ("seed", "Seed", 300))
+SIGNED = ("final_position",)  # shown with their sign, as in the results panel
 
 @dataclass
 class RunRecord:
@@ -43,6 +44,14 @@ class RunRecord:
         if not dataclasses.is_dataclass(p):
             return ""
         return " ".join(f"{f.name}={getattr(p, f.name)}" for f in dataclasses.fields(p))
+
+    def params_key(self) -> tuple:
+        """The agent's parameter values, for sorting (numbers as numbers)."""
+        p = self.result.config.agent.params
+        if not dataclasses.is_dataclass(p):
+            return ()
+        return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
+                     for v in (getattr(p, f.name) for f in dataclasses.fields(p)))
 
     def cells(self) -> dict:
         """Column -> value (numbers stay numbers, for sorting)."""
@@ -67,9 +76,11 @@ def _short(path: str) -> str:
     return Path(path).name
 
 
-def _fmt(v) -> str:
+def _fmt(v, signed: bool = False) -> str:
     if v is None:
         return ""
+    if signed and isinstance(v, (int, np.integer)):
+        return f"{v:+,d}"
     if isinstance(v, float):
         return "" if math.isnan(v) else f"{v:,.2f}"
     if isinstance(v, (int, np.integer)):
@@ -140,6 +151,7 @@ class RunsTable(ttk.Frame):
             self.buttons[label] = b
         self.note = ttk.Label(bar, text="Select a run.")
         self.note.pack(side="left", padx=12)
+        self.tree.bind("<<TreeviewSelect>>", lambda e: self.note.configure(text=""))
 
     def _act(self, cb) -> None:
         rec = self.selected()
@@ -151,7 +163,7 @@ class RunsTable(ttk.Frame):
     def add(self, rec: RunRecord) -> None:
         iid = str(rec.id)
         self.records[iid] = rec
-        self.tree.insert("", "end", iid=iid, values=[_fmt(rec.cells()[c]) for c, _, _ in COLUMNS])
+        self.tree.insert("", "end", iid=iid, values=self._row(rec))
         self.sort(self.sort_key[0], toggle=False)
         self.tree.selection_set(iid)
         self.tree.see(iid)
@@ -159,7 +171,12 @@ class RunsTable(ttk.Frame):
     def refresh(self, rec: RunRecord) -> None:
         iid = str(rec.id)
         if self.tree.exists(iid):
-            self.tree.item(iid, values=[_fmt(rec.cells()[c]) for c, _, _ in COLUMNS])
+            self.tree.item(iid, values=self._row(rec))
+
+    @staticmethod
+    def _row(rec: RunRecord) -> list[str]:
+        cells = rec.cells()
+        return [_fmt(cells[c], c in SIGNED) for c, _, _ in COLUMNS]
 
     def selected(self) -> RunRecord | None:
         sel = self.tree.selection()
@@ -175,6 +192,8 @@ class RunsTable(ttk.Frame):
         self.sort_key = (column, desc)
 
         def key(iid):
+            if column == "params":
+                return (False, self.records[iid].params_key(), "")
             v = self.records[iid].cells()[column]
             missing = v is None or (isinstance(v, float) and math.isnan(v))
             return (missing, v if not missing and not isinstance(v, str) else 0,
@@ -201,6 +220,9 @@ class RunsTable(ttk.Frame):
         self.note.configure(text=text)
 
 
+_SWEEP_STATS = ("n", "mean", "std", "sem", "t_stat", "ci95_low", "ci95_high")
+
+
 class SweepWindow(tk.Toplevel):
     """The result of a sweep around a run: its best configurations and its heatmap."""
 
@@ -210,15 +232,25 @@ class SweepWindow(tk.Toplevel):
         self.geometry("900x700")
         frame = ttk.Frame(self, padding=8)
         frame.pack(fill="both", expand=True)
-        ttk.Label(frame, text=f"Results in {out}").pack(anchor="w")
-        cols = list(best.columns)
-        tree = ttk.Treeview(frame, columns=cols, show="headings", height=min(10, best.height))
+        ttk.Label(frame, text=f"Best configurations by mean PnL (files in {out})").pack(anchor="w")
+        params = [c for c in best.columns if c not in _SWEEP_STATS and not c.startswith("mean_")
+                  and c not in ("config_index", "n_errors", "first_error")]
+        cols = params + [c for c in ("mean", "ci95_low", "ci95_high", "t_stat", "n", "mean_n_trades",
+                                     "mean_max_drawdown") if c in best.columns]
+        names = {"mean": "mean PnL", "ci95_low": "95% CI low", "ci95_high": "95% CI high", "t_stat": "t",
+                 "n": "repeats", "mean_n_trades": "trades", "mean_max_drawdown": "max DD"}
+        box = ttk.Frame(frame)
+        box.pack(fill="x", pady=6)
+        tree = ttk.Treeview(box, columns=cols, show="headings", height=min(10, max(1, best.height)))
         for c in cols:
-            tree.heading(c, text=c)
-            tree.column(c, width=max(60, 9 * len(c)), anchor="e")
-        for row in best.iter_rows():
+            tree.heading(c, text=names.get(c, c))
+            tree.column(c, width=90, anchor="e")
+        for row in best.select(cols).iter_rows():
             tree.insert("", "end", values=[_fmt(v) for v in row])
-        tree.pack(fill="x", pady=6)
+        sx = ttk.Scrollbar(box, orient="horizontal", command=tree.xview)
+        tree.configure(xscrollcommand=sx.set)
+        tree.pack(fill="x")
+        sx.pack(fill="x")
         self.tree = tree
         self.image = None
         if heatmap_path is not None:

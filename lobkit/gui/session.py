@@ -45,7 +45,8 @@ class Update:
     int64[n, 3] (price ticks, size lots, orders), best first. ``orders``: the most recent order-log rows (int64,
     columns ``lobkit.sim.nb.ORDER_LOG_NAMES``) and ``trades`` the most recent fills (int64, the trade log's
     columns), at most :data:`TAIL_ROWS` each; ``agent_orders`` and ``agent_trades``: every new order and fill of
-    the strategic agents (a fill is theirs when they are its maker or its taker). ``timeline``: the
+    the strategic agents (a fill is theirs when they are its maker or its taker); ``skipped``: market rows (orders
+    and trades) left out of the tails. ``timeline``: the
     new rows of the run's sampling grid (a Polars frame, :func:`lobkit.sim.results.timeline_frame`'s columns).
     ``result``: the :class:`~lobkit.sim.results.RunResult` when ``kind == "finished"``.
     """
@@ -60,6 +61,7 @@ class Update:
     trades: np.ndarray | None = None
     agent_orders: np.ndarray | None = None
     agent_trades: np.ndarray | None = None
+    skipped: int = 0
     timeline: object = None
     result: object = None
     message: str = ""
@@ -200,6 +202,11 @@ class LiveRun:
         sim.flush_logs()
         self._post(self._update(sim, "started", *self._new_rows(sim)))
         chunk_ns = 10 * NS_PER_S  # first guess, adapted to the measured speed
+        # a strategy acting in Python costs wall time per decision, not per simulated second: its chunks are also
+        # capped to the decisions that fit in CHUNK_WALL_S (so Stop and Pause never wait behind many slow act()s)
+        python_agent = not sim.agents[0].jitted
+        interval = max(1, sim.agents[0].interval_ns)
+        decisions_per_chunk = 1
         pace_wall = pace_sim = 0.0
         last_post = 0.0
         wall_busy = 0.0
@@ -229,13 +236,19 @@ class LiveRun:
                         self._wake.clear()
                         continue
                     target = min(target, paced)
+                if python_agent:
+                    target = min(target, sim.next_decision_ns(0) + (decisions_per_chunk - 1) * interval + 1)
             target = min(max(target, sim.now + 1), end)
             before = sim.now
+            decision_before = sim.next_decision_ns(0)
             t0 = time.perf_counter()
             sim.advance(target)
             sim.flush_logs()
             dt = time.perf_counter() - t0
             wall_busy += dt
+            decisions = (sim.next_decision_ns(0) - decision_before) // interval
+            if python_agent and decisions > 0:
+                decisions_per_chunk = int(min(max(CHUNK_WALL_S / (dt / decisions), 1), 1_000_000))
             if not steps:  # size the next chunk to take about CHUNK_WALL_S at the speed just measured
                 if dt > 1e-3:
                     chunk_ns = int((target - before) * CHUNK_WALL_S / dt)
@@ -266,6 +279,7 @@ class LiveRun:
             new = chunks[self._seen[j]:]
             self._seen[j] = len(chunks)
             if j == 0:  # orders: the tail only
+                total = sum(len(c) for c in new)
                 tail, n = [], 0
                 for c in reversed(new):
                     tail.append(c[-(TAIL_ROWS - n):])
@@ -273,6 +287,7 @@ class LiveRun:
                     if n >= TAIL_ROWS:
                         break
                 new = tail[::-1]
+                self._skipped = total - n
             out.append(np.concatenate(new) if new else None)
         return tuple(out)
 
@@ -289,9 +304,12 @@ class LiveRun:
         if trades is not None:
             na = len(sim.agents)
             agent_trades = trades[(trades[:, 5] < na) | (trades[:, 6] < na)]  # maker_owner, taker_owner
+        n_trades = 0 if trades is None else len(trades)
+        skipped = getattr(self, "_skipped", 0) + max(0, n_trades - TAIL_ROWS)
+        self._skipped = 0
         return Update(kind, t_ns=sim.now, end_ns=sim.end, status=self._status(sim), bids=bids, asks=asks,
                       orders=None if orders is None else orders[-TAIL_ROWS:],
-                      trades=None if trades is None else trades[-TAIL_ROWS:],
+                      trades=None if trades is None else trades[-TAIL_ROWS:], skipped=skipped,
                       agent_orders=agent_rows, agent_trades=agent_trades, timeline=new_rows, wall_s=wall_s)
 
     def _status(self, sim) -> dict:

@@ -28,7 +28,7 @@ class StatusPanel(ttk.LabelFrame):
         self.values: dict[str, ttk.Label] = {}
         for i, (key, label) in enumerate(STATUS_FIELDS):
             ttk.Label(self, text=label).grid(row=i, column=0, sticky="w", padx=(0, 12), pady=1)
-            v = ttk.Label(self, text="-", width=22, anchor="e", font=("TkFixedFont", 10))
+            v = ttk.Label(self, text="-", width=28, anchor="e", font=("TkFixedFont", 10))
             v.grid(row=i, column=1, sticky="e", pady=1)
             self.values[key] = v
         self.state = ttk.Label(self, text="idle", anchor="w")
@@ -37,15 +37,19 @@ class StatusPanel(ttk.LabelFrame):
     def show(self, st: dict, t_ns: int, end_ns: int) -> None:
         tick = st.get("tick_size", 0.01)
         d = decimals_of(tick)
+        one_sided = st.get("best_bid") is None or st.get("best_ask") is None
+        spread = st.get("spread")
         text = {
-            "best_bid": f"{_px(st.get('best_bid'), tick, d)} x {st.get('bid_size', 0)}",
-            "best_ask": f"{_px(st.get('best_ask'), tick, d)} x {st.get('ask_size', 0)}",
-            "spread": "-" if st.get("spread") is None else f"{st['spread']} ticks",
-            "mid": f"{st.get('mid', float('nan')):,.{d + 1}f}",
+            "best_bid": "empty" if st.get("best_bid") is None
+            else f"{_px(st['best_bid'], tick, d)} x {st.get('bid_size', 0)}",
+            "best_ask": "empty" if st.get("best_ask") is None
+            else f"{_px(st['best_ask'], tick, d)} x {st.get('ask_size', 0)}",
+            "spread": "-" if spread is None else f"{spread} tick{'' if spread == 1 else 's'}",
+            "mid": f"{st.get('mid', float('nan')):,.{d + 1}f}" + (" (last two-sided)" if one_sided else ""),
             "last_trade": "-" if st.get("last_trade_px") is None
             else f"{st['last_trade_px']:,.{d}f} x {st.get('last_trade_size', 0)}",
             "time": f"{format_sim_time(t_ns)} / {format_sim_time(end_ns)}",
-            "events_per_s": f"{st.get('events_per_s', 0.0):,.0f}",
+            "events_per_s": "paused" if st.get("events_per_s") is None else f"{st['events_per_s']:,.0f}",
             "position": f"{st.get('position', 0):+,d} lots",
             "pnl": f"{st.get('pnl', 0.0):+,.2f}",
         }
@@ -73,7 +77,7 @@ class DepthLadder(ttk.LabelFrame):
         super().__init__(master, text="Depth", padding=4)
         self.depth = depth
         self.row_h = 17
-        self.canvas = tk.Canvas(self, width=300, height=self.row_h * (2 * depth + 1) + 4, highlightthickness=0)
+        self.canvas = tk.Canvas(self, width=220, height=self.row_h * (2 * depth + 1) + 4, highlightthickness=0)
         self.canvas.pack(fill="both", expand=True)
         self.pal = None
         self.last = None
@@ -90,11 +94,16 @@ class DepthLadder(ttk.LabelFrame):
         if pal is None:
             return
         c.delete("all")
-        w = max(int(c.winfo_width()), 300)
+        w = max(int(c.winfo_width()), 220)
         d = decimals_of(tick)
         sizes = [int(r[1]) for r in (*bids[: self.depth], *asks[: self.depth])]
         top = max(sizes) if sizes else 1
-        bar_x0, bar_w = 170, w - 176
+        bar_x0, bar_w = 150, w - 156
+        if not len(asks):
+            c.create_text(w / 2, self.depth * self.row_h / 2, text="no asks", fill=pal.muted)
+        if not len(bids):
+            c.create_text(w / 2, (self.depth + 1.5) * self.row_h + self.depth * self.row_h / 2, text="no bids",
+                          fill=pal.muted)
         asks_shown = list(asks[: self.depth])[::-1]
         for i, r in enumerate(asks_shown):
             y = (self.depth - len(asks_shown) + i) * self.row_h + 2
@@ -111,7 +120,7 @@ class DepthLadder(ttk.LabelFrame):
         c.create_rectangle(x0, y + 2, x0 + max(1, bw * size / top), y + self.row_h - 2, fill=bar, outline="")
         c.create_text(8, y + self.row_h / 2, text=f"{price * tick:,.{d}f}", anchor="w", fill=fg,
                       font=("TkFixedFont", 9))
-        c.create_text(160, y + self.row_h / 2, text=f"{size:,}", anchor="e", fill=self.pal.foreground,
+        c.create_text(142, y + self.row_h / 2, text=f"{size:,}", anchor="e", fill=self.pal.foreground,
                       font=("TkFixedFont", 9))
 
     def clear(self) -> None:

@@ -75,8 +75,7 @@ def load(path: str | Path, kind: str, device: str | torch.device = "cpu") -> dic
     try:
         doc = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputFormatError(path, None, f"not a readable model file ({first[:200]})") from None
+        raise InputFormatError(path, None, f"not a readable model file ({_torch_reason(exc)})") from None
     if not isinstance(doc, dict) or "format" not in doc:
         raise InputFormatError(path, None, "not a lobkit model file")
     if doc["format"] != kind:
@@ -85,6 +84,16 @@ def load(path: str | Path, kind: str, device: str | torch.device = "cpu") -> dic
         raise InputFormatError(path, None, f"format version {doc.get('format_version')} (made by lobkit "
                                            f"{doc.get('lobkit_version')}); this lobkit reads version {FORMAT_VERSION}")
     return doc
+
+
+def _torch_reason(exc: BaseException) -> str:
+    """A short reason from what ``torch.load`` raised: its first line, without PyTorch's advice about
+    ``weights_only`` (a lobkit file never needs it off), at most 120 characters."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "weights_only" in text or "Weights only load failed" in first:
+        return "not a file of weights and plain values"
+    return first[:120]
 
 
 def file_format(path: str | Path) -> str | None:

@@ -53,7 +53,7 @@ def test_a_run_to_the_end_matches_its_files(gym, tmp_path):
                  "accounts.parquet", "pnl.png"):
         assert (exported / name).is_file(), name
     assert pl.read_parquet(exported / "orders.parquet").equals(ref.orders)
-    assert doc["seed"] == "7" and doc["config"]["agent"]["params"]["short"] == 3
+    assert doc["seed"] == "7" and doc["config"]["agent.short"] == 3
     s = doc["summary"]
     shown = app.results.text()
     assert shown["final_pnl"] == f"{s['final_pnl']:+,.2f}"
@@ -305,3 +305,38 @@ def test_a_learned_market_and_a_users_strategy(display, tmp_path, settings_dir, 
         gym.shot("14-user-strategy")
     finally:
         app.close()
+
+
+def test_the_review_cases(gym):
+    """Speed changes during a run; Space after clicking Pause resumes once; a typed but unconfirmed agent is taken
+    before a run; Load into form keeps a fresh seed; an empty book side is said so."""
+    app = gym.app
+    from lobkit.gui.form import SPEEDS
+
+    _fill(gym, duration="2h", warmup="1min", speed="real time (1x)")
+    app.controls.start_btn.invoke()
+    gym.until(lambda: getattr(app.live, "sim", None) is not None, 30, "the run")
+    assert app.live._speed == 1.0
+    app.controls.vars["speed"].set("as fast as possible")
+    gym.pump(0.05)
+    assert app.live._speed is SPEEDS["as fast as possible"]
+    app.controls.pause_btn.focus_force()
+    app.controls.pause_btn.invoke()  # a click: paused, and the keys go back to the window
+    assert app.live.paused
+    gym.key("space", widget=app.root)
+    assert not app.live.paused  # one toggle, not two
+    gym.until(lambda: app.runs, 60, "the run to finish")
+    # Load into form: a run with a fresh seed comes back with that seed
+    rec = app.runs[-1]
+    app.controls.vars["seed"].set("")
+    app.load_into_form(rec)
+    assert app.controls.values()["seed"] == str(rec.seed.entropy)
+    # a name typed into the agent box without Return: taken (its fields shown), not run as the old agent
+    app.controls.agent.set("null")
+    assert app.start() is False and app.controls.built_agent == "null" and "short" not in app.controls.vars
+    # an empty side
+    app.status.show({"best_bid": None, "best_ask": 10_010, "ask_size": 3, "spread": None, "mid": 100.1,
+                     "tick_size": 0.01, "position": 0, "pnl": 0.0, "events_per_s": None}, 0, 10**9)
+    shown = app.status.text()
+    assert shown["best_bid"] == "empty" and shown["mid"].endswith("(last two-sided)")
+    assert shown["events_per_s"] == "paused"

@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+import lobkit
 from lobkit.gui import form as F
 
 USER_AGENT = '''
@@ -125,3 +126,32 @@ def test_learned_markets_are_found_by_opening_the_files(tmp_path, nhp_model, cal
     res = F.validate("momentum", {"flow": specs["flow"].choices[2], "duration": "10min"})
     assert res.ok, res.errors
     assert res.config.flow.name == "nhp" and res.config.market.lot_size == 0.1  # the model's market
+
+
+@pytest.mark.parametrize("values", [
+    {"duration": "1s", "warmup": "0s", "interval": "100ms"},  # each field checked with the user's other values
+    {"short": "30", "long": "60"},
+    {"short": "1", "long": "2"},
+    {"duration": "2h", "interval": "90min", "warmup": "5min"},
+    {"duration": "200ms", "warmup": "0s", "interval": "10ms"},
+])
+def test_combinations_the_configuration_accepts_are_accepted(values):
+    res = F.validate("momentum", values)
+    assert res.ok, res.errors
+    assert res.config == lobkit.build_config(agent="momentum", record=True, **values)
+
+
+def test_several_wrong_fields_are_each_reported_beside_themselves():
+    res = F.validate("momentum", {"short": "0", "size": "-1", "duration": "0s", "long": "abc"})
+    assert set(res.errors) == {"short", "size", "duration", "long"}, res.errors
+    assert res.errors["long"] == "expected an integer, got 'abc'"
+    assert all(not m.split(":")[0].endswith("_ns") for m in res.errors.values())  # no internal field names
+
+
+def test_an_initial_book_file_of_the_wrong_kind(nhp_model):
+    res = F.validate("momentum", {"initial_book": f"wgan:{nhp_model}"})
+    assert res.errors == {"initial_book": f"{nhp_model}: a lobkit-nhp file, not a WGAN generator"}
+
+
+def test_an_empty_flow_is_not_silently_hawkes():
+    assert "flow" in F.validate("momentum", {"flow": " "}).errors

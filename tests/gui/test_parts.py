@@ -120,3 +120,15 @@ def test_lobkit_gui_opens_its_window(display, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_passive_fill_of_the_strategy_is_shown_from_its_side():
+    # the strategy (owner 0) rested a sell; background account 2 (owner 3) bought into it
+    trades = np.array([[5, 10_010, 1, 9, 40, 0, 3, 1]], np.int64)
+    (row,) = blotter_rows(None, trades, ["momentum"], 0.01)
+    assert row[1] == ("0:00:00.000", "momentum", "trade (passive)", "SELL", "100.10", "1") and row[3]
+    # an aggressive fill of the strategy, and a fill between two background accounts
+    rows = blotter_rows(None, np.array([[6, 10_011, 2, 8, 41, 4, 0, -1], [7, 10_012, 3, 8, 42, 4, 2, 1]], np.int64),
+                        ["momentum"], 0.01)
+    assert [r[1][1:4] for r in rows] == [("momentum", "trade", "SELL"), ("bg 1", "trade", "BUY")]
+    assert [r[3] for r in rows] == [True, False]

@@ -153,3 +153,24 @@ def test_status_and_depth_describe_the_book():
     assert np.all(np.diff(u.bids[:, 0]) < 0) and np.all(np.diff(u.asks[:, 0]) > 0)
     assert st["events_per_s"] > 0 and ups[-1].status["events_per_s"] > 0
     assert st["mid"] == pytest.approx((st["best_bid"] + st["best_ask"]) / 2 * st["tick_size"])
+
+
+def test_stop_is_prompt_with_a_slow_python_strategy(tmp_path, monkeypatch):
+    """A strategy whose act() takes 20 ms: chunks hold only the decisions that fit in about 20 ms of wall time, so
+    Stop does not wait behind hundreds of them and the simulated clock keeps moving."""
+    (tmp_path / "gui_slow_agent.py").write_text(
+        "import time\nfrom lobkit.agents import Agent\n\nclass Slow(Agent):\n    def act(self, view):\n"
+        "        time.sleep(0.02)\n        return []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    live = LiveRun(_config(agent="gui_slow_agent:Slow", duration="2h", warmup="1min"), 1).start()
+    _wait_for(live, "started")
+    deadline = time.monotonic() + 30
+    seen = []
+    while time.monotonic() < deadline and len(seen) < 5:
+        u = live.updates.get(timeout=30)
+        if u.kind == "progress" and u.t_ns > 60 * NS_PER_S:
+            seen.append(u.t_ns)
+    assert len(seen) == 5 and seen == sorted(seen) and seen[-1] > seen[0]  # the clock moves in small steps
+    live.stop()
+    assert live.join(5.0)
+    assert live.stop_latency_s < 0.5, live.stop_latency_s
