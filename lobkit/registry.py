@@ -8,8 +8,11 @@ added with ``register``, or named by its dotted path without registering (``"myp
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from lobkit.errors import ConfigError
 from lobkit.validate import show
@@ -65,9 +68,10 @@ class Registry:
         if _DOTTED.match(name):
             mod, _, qual = name.partition(":")
             try:
-                obj = importlib.import_module(mod)
+                obj = _import(mod)
             except ImportError as exc:
-                raise ConfigError(f"{self.what} {name}: cannot import {mod} ({exc})") from None
+                raise ConfigError(f"{self.what} {name}: cannot import {mod} ({exc}); a module in the working "
+                                  "directory or on PYTHONPATH is found") from None
             for part in qual.split("."):
                 obj = getattr(obj, part, None)
                 if obj is None:
@@ -88,3 +92,17 @@ class Registry:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _import(module: str):
+    """``importlib.import_module``, also finding a module in the working directory (``./mystrategy.py`` is
+    ``mystrategy:MyAgent`` from wherever lobkit runs there, as ``python -m`` would find it)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        top = module.split(".")[0]
+        cwd = os.getcwd()
+        if exc.name != top or cwd in sys.path or not (Path(cwd, f"{top}.py").is_file() or Path(cwd, top).is_dir()):
+            raise
+        sys.path.append(cwd)  # last: never shadows an installed package
+        return importlib.import_module(module)

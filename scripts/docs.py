@@ -36,6 +36,8 @@ toml: parsed). An HTML comment on the line(s) right before a fence says when a b
     <!-- docs-test: replace "--repeats 8" => "--repeats 2", "1h" => "10min" (why: a cheaper equivalent run) -->
     <!-- docs-test: session NAME --> blocks of one doc with the same NAME share their working directory and
                                      Python namespace, in order (a reader's session); others get fresh ones
+    <!-- docs-test: file NAME -->    the block is a file's content: written as NAME in the (session's) working
+                                     directory, compiled when it is Python, not run
     <!-- docs-test: tsdb -->         needs TimescaleDB: the test starts a real server, every postgresql:// URL
                                      of the block becomes its DSN (a fresh database), `docker compose` lines
                                      are not run
@@ -371,7 +373,7 @@ def view_simulate(load: Callable[[str], dict]) -> str:
 def view_performance(load: Callable[[str], dict]) -> str:
     """README's table: the headline figures of every benchmark, with their targets."""
     e, m, s, g, t = load("engine"), load("simulate"), load("sweep"), load("ingest"), load("train")
-    h, ui = load("nhp"), load("gui")
+    h, ui, dm = load("nhp"), load("gui"), load("demo")
     te = need(e, "targets")
     msgs = lambda v: m_rate(v, "msgs")  # noqa: E731
     streams = {k: label for k, _, label in _streams(e)}
@@ -396,6 +398,7 @@ def view_performance(load: Callable[[str], dict]) -> str:
                f"{h['lobster']['easytpp_train_events_per_s']:,.0f} events/s)", h["lobster"]["speedup"],
                need(h, "targets")["speedup"], times),
         *_gui_rows(ui),
+        *_demo_rows(dm),
     ]
     if e.get("compile_seconds_cold") is not None and m.get("compile_seconds_cold") is not None:
         rows.append(["Numba compile, cold (empty cache) / warm start: engine; engine + simulator",
@@ -403,8 +406,8 @@ def view_performance(load: Callable[[str], dict]) -> str:
                      f"{secs(m['compile_seconds_cold'])} / {secs(m['compile_seconds_warm'])}", "", ""])
     dates = "; ".join(f"{name} {date_of(j)}, {load_of(j)}"
                       for name, j in (("engine", e), ("simulator", m), ("sweeps", s), ("ingest", g), ("training", t),
-                                      ("neural Hawkes", h), ("GUI", ui)))
-    out = [f"Measured on this project's machine ({machine_text(e, m, s, g, t, h, ui)}), one run of each benchmark "
+                                      ("neural Hawkes", h), ("GUI", ui), ("demo", dm)))
+    out = [f"Measured on this project's machine ({machine_text(e, m, s, g, t, h, ui, dm)}), one run of each benchmark "
            f"({dates}; "
            "the cores are shared with other work). Engine and simulator figures are on one core after JIT warm-up, "
            "with the engine's full bookkeeping on (order ids, owners, a fill record per fill).", "",
@@ -471,6 +474,20 @@ def _train_rows(t: dict) -> list[list[str]]:
                    t["small_c2st"], tg["small_c2st_at_most"], three, at_most=True),
         ]
     return rows
+
+
+def _demo_rows(d: dict) -> list[list[str]]:
+    """``make demo``'s wall times (benchmarks/demo.py)."""
+    tg = need(d, "targets")
+    data = "the real Bitstamp book" if d.get("real_data") else "synthetic data"
+    s = lambda v: f"{v:.0f} s" if v < 100 else f"{v / 60:.1f} min"  # noqa: E731
+    return [
+        judged(f"`make demo` on a fresh clone, on {data} (virtual environment, installs, cold Numba compiles, "
+               f"every step, the report)", need(d, "fresh_clone_seconds"), tg["fresh_clone_seconds"], s,
+               at_most=True),
+        judged("`make demo` again (every step reused, the report re-rendered)", need(d, "second_run_seconds"),
+               tg["second_run_seconds"], s, at_most=True),
+    ]
 
 
 def _gui_rows(g: dict) -> list[list[str]]:
@@ -828,6 +845,7 @@ class Block:
     replace_reason: str | None = None
     session: str | None = None
     tsdb: bool = False
+    file: str | None = None  # the block is this file's content, written to the working directory (not run)
 
     @property
     def id(self) -> str:
@@ -893,9 +911,11 @@ def parse_directive(body: str, where: str, block: Block) -> None:
         block.session = rest.strip()
     elif word == "tsdb" and not rest.strip():
         block.tsdb = True
+    elif word == "file" and re.fullmatch(r"[\w.-]+", rest.strip()):
+        block.file = rest.strip()
     else:
         raise DocsError(f"{where}: unknown docs-test directive {body!r} (skip (why), replace \"OLD\" => \"NEW\" "
-                        "(why), session NAME, tsdb)")
+                        "(why), session NAME, tsdb, file NAME)")
 
 
 def code_blocks(path: Path, root: Path = ROOT) -> list[Block]:
@@ -948,7 +968,7 @@ def all_blocks(root: Path = ROOT) -> list[Block]:
 #: Benchmark name -> its script (each writes benchmarks/results/<name>.json with --out).
 BENCHMARKS = {"engine": "engine.py", "simulate": "simulate.py", "sweep": "sweep_throughput.py",
               "ingest": "ingest.py", "coupling": "coupling.py", "train": "train.py", "nhp": "nhp.py",
-              "realism": "realism.py", "gui": "gui.py"}
+              "realism": "realism.py", "gui": "gui.py", "demo": "demo.py"}
 
 
 def run_benchmarks(names: list[str]) -> int:
@@ -1000,6 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
             for bl in all_blocks():
                 how = (f"skip ({bl.skip})" if bl.skip else
                        ", ".join(x for x in (f"session {bl.session}" if bl.session else "", "tsdb" if bl.tsdb else "",
+                                             f"file {bl.file}" if bl.file else "",
                                              f"replace ({bl.replace_reason})" if bl.replace else "") if x) or "run")
                 print(f"{bl.id:28s} {bl.lang or '-':7s} {how}: {bl.first_line[:60]}")
             return 0

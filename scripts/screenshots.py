@@ -1,7 +1,10 @@
-"""The README's screenshots of the Algo-Gym, made from the real window on a virtual display.
+"""The README's screenshots: the Algo-Gym, made from the real window on a virtual display, and the demo's report.
 
     .venv/bin/python scripts/screenshots.py            # writes docs/images/gui-light.png and gui-dark.png
     .venv/bin/python scripts/screenshots.py --out DIR
+    .venv/bin/python scripts/screenshots.py --report runs/demo/report.html   # docs/images/report.png
+
+The report's picture is its first screenful, rendered by ``wkhtmltoimage`` (``apt-get install -y wkhtmltopdf``).
 
 Needs Xvfb and ImageMagick (``apt-get install -y xvfb x11-utils imagemagick``). The run shown: the momentum
 strategy (short 5, long 20) on the default parametric market, one hour, seed 7, as fast as possible; the light
@@ -33,7 +36,10 @@ def _pump(root, seconds: float, until=None) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    ap.add_argument("--report", type=Path, default=None, help="picture this report.html instead of the GUI")
     args = ap.parse_args(argv)
+    if args.report is not None:
+        return report_picture(args.report, args.out / "report.png")
     from PIL import Image
 
     from lobkit.gui.xvfb import screenshot, virtual_display
@@ -65,6 +71,33 @@ def main(argv: list[str] | None = None) -> int:
             dest = args.out / f"gui-{mode}.png"
             Image.open(p).convert("RGB").save(dest, optimize=True)
             print(f"wrote {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}")
+    return 0
+
+
+def report_picture(report: Path, dest: Path, width: int = 1100, height: int = 1500) -> int:
+    """The first ``height`` pixels of ``report`` at ``width`` pixels wide, as a PNG at ``dest``."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    exe = shutil.which("wkhtmltoimage")
+    if exe is None:
+        print("error: wkhtmltoimage is not installed (apt-get install -y wkhtmltopdf)", file=sys.stderr)
+        return 1
+    if not report.is_file():
+        print(f"error: {report}: no such file (run make demo first)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "full.png"
+        r = subprocess.run([exe, "--quiet", "--width", str(width), "--height", str(height), str(report), str(raw)],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0 or not raw.is_file():
+            print(f"error: wkhtmltoimage failed: {r.stderr.strip()[:300]}", file=sys.stderr)
+            return 1
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(raw).convert("RGB").save(dest, optimize=True)
+    print(f"wrote {dest}")
     return 0
 
 

@@ -370,7 +370,11 @@ def _run_once(block, tmp_path_factory, request) -> None:
     if block.tsdb:
         code, extra, cleanup = _tsdb(block, code, request)
     try:
-        if block.lang == "python":
+        if block.file:  # a file the reader saves: written where the session's later blocks run
+            (s.work / block.file).write_text(code)
+            if block.lang == "python":
+                compile(code, block.file, "exec")
+        elif block.lang == "python":
             mp = pytest.MonkeyPatch()
             try:
                 mp.chdir(s.work)
@@ -478,3 +482,16 @@ def test_block_parsing(tmp_path):
     md.write_text('<!-- docs-test: replace "2h" => "1h" (x) -->\n```bash\nlobkit run\n```\n')
     with pytest.raises(docs.DocsError, match="'2h' does not occur"):
         docs.code_blocks(md, tmp_path)[0].runnable_code()
+
+
+def test_the_readme_architecture_is_in_step_with_the_package_and_docs_architecture():
+    """Every sub-package of lobkit/ is in README's diagram and in docs/architecture.md's package list, and neither
+    names a package that does not exist."""
+    real = {p.name for p in (ROOT / "lobkit").iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    readme = (ROOT / "README.md").read_text()
+    diagram = readme.split("## Architecture", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"\b([a-z_]+)/", diagram))
+    assert named == real, f"README's diagram names {sorted(named - real)}, misses {sorted(real - named)}"
+    arch = (ROOT / "docs" / "architecture.md").read_text().split("## Packages", 1)[1].split("```", 2)[1]
+    listed = set(re.findall(r"(?m)^  ([a-z_]+)/", arch))
+    assert listed == real, f"architecture.md lists {sorted(listed - real)}, misses {sorted(real - listed)}"

@@ -28,33 +28,52 @@ def register(group: click.Group) -> None:
     """Add the engine's commands to the ``lobkit`` group."""
 
     @group.command("demo")
-    @click.option("--engine-only", is_flag=True, help="Only the engine step: a synthetic stream through the book.")
+    @click.option("--engine-only", is_flag=True, help="Only the engine's demo: a synthetic stream through the book.")
     @click.option("--out", default="runs/demo", show_default=True, type=click.Path(file_okay=False),
-                  help="Where the run, compare and sweep outputs go.")
-    @click.option("--db", default="lob-btc.db", show_default=True, type=click.Path(dir_okay=False),
-                  help="SQLite snapshot file (the embedded default); written with synthetic data if missing.")
-    @click.option("--duration", default="30min", show_default=True, help="Simulated time of the run and compare.")
-    @click.option("--repeats", default=4, show_default=True, help="Seed pairs of the counterfactual.")
-    @click.option("--jobs", default=2, show_default=True, help="Workers of the sweep.")
-    @click.option("--messages", "-n", default=1_000_000, show_default=True, help="Messages in the synthetic stream.")
+                  help="Where every step's files, their records and report.html go.")
+    @click.option("--db", default=None, type=click.Path(dir_okay=False),
+                  help="The snapshot file [default: ./lob-btc.db, else lob-btc.db in $LOBKIT_DATA_DIR or "
+                       "../shared/data, else a synthetic one written in OUT/data].")
+    @click.option("--dsn", default=None, metavar="URL",
+                  help="A postgresql:// URL: the snapshots are migrated into TimescaleDB (lob_snapshots) and read "
+                       "back from there.")
+    @click.option("--force", is_flag=True, help="Redo every step, even those whose inputs have not changed.")
+    @click.option("--duration", default="30min", show_default=True,
+                  help="Simulated time of the counterfactual's and the impulse response's runs.")
+    @click.option("--repeats", default=8, show_default=True, type=click.IntRange(1, 10_000),
+                  help="Seed pairs of the counterfactual.")
+    @click.option("--wgan-steps", default=300, show_default=True, type=click.IntRange(1, 10_000_000),
+                  help="Training steps of the WGAN (its small configuration).")
+    @click.option("--nhp-epochs", default=20, show_default=True, type=click.IntRange(1, 100_000),
+                  help="Training epochs of the neural Hawkes model.")
+    @click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 1024), help="Workers of the sweep.")
+    @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
+    @click.option("--messages", "-n", default=1_000_000, show_default=True,
+                  help="Messages in the synthetic stream (--engine-only).")
     @click.option(
         "--kind",
         type=click.Choice(["mix", "match"]),
         default="mix",
         show_default=True,
-        help="mix: exchange-core style (82% modify-price, 9% limit, 3% IOC, 6% cancel); match: high match rate.",
+        help="--engine-only: mix: exchange-core style (82% modify-price, 9% limit, 3% IOC, 6% cancel); match: high "
+             "match rate.",
     )
-    @click.option("--seed", default=None, type=int, help="Seed (numpy SeedSequence). [default: 0 engine-only, else 7]")
+    @click.option("--seed", default=None, type=click.IntRange(0, 2**63 - 1),
+                  help="Seed (numpy SeedSequence). [default: 0 engine-only, else 7]")
     @click.option("--depth", default=5, show_default=True, help="Levels of the book to print (--engine-only).")
-    def demo(engine_only, out, db, duration, repeats, jobs, messages, kind, seed, depth) -> None:
-        """The main job on the embedded default: sample SQLite data -> Polars stream -> engine -> a momentum
-        run -> its counterfactual -> a small sweep. With --engine-only: a seeded synthetic order stream through
-        the Numba order book, the top of the book and the throughput."""
+    def demo(engine_only, out, db, dsn, force, duration, repeats, wgan_steps, nhp_epochs, jobs, progress, messages,
+             kind, seed, depth) -> None:
+        """The main job, on real data when found: snapshots (SQLite, or TimescaleDB with --dsn) -> a WGAN of the
+        book's shape -> a neural Hawkes model of the order flow -> a momentum strategy against its do-nothing
+        baseline, an impulse response and a sweep on the learned market -> the market's realism -> one HTML
+        report (its path printed at the end). Steps whose inputs are unchanged are reused (--force redoes them).
+        With --engine-only: a seeded synthetic order stream through the Numba order book and its throughput."""
         from lobkit.demo import DemoConfig, engine_demo, pipeline
 
         if not engine_only:
-            cfg = DemoConfig(out=Path(out), db=Path(db), seed=7 if seed is None else seed, duration=duration,
-                             repeats=repeats, jobs=jobs, messages=messages)
+            cfg = DemoConfig(out=Path(out), db=None if db is None else Path(db), dsn=dsn, force=force,
+                             seed=7 if seed is None else seed, duration=duration, repeats=repeats,
+                             wgan_steps=wgan_steps, nhp_epochs=nhp_epochs, jobs=jobs, progress=progress)
             pipeline(cfg, echo=click.echo)
             return
         seed = 0 if seed is None else seed
