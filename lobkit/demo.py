@@ -679,6 +679,11 @@ def pipeline(cfg: DemoConfig, echo: Callable[[str], None] = print) -> DemoResult
         path = write_demo_report(ctx)
     except LobkitError as exc:
         raise DemoError(f"demo step {n} (report): {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - one line naming the step, as for the others
+        import traceback
+
+        traceback.print_exc()
+        raise DemoError(f"demo step {n} (report) failed: {type(exc).__name__}: {exc}") from None
     seconds = time.perf_counter() - t_start
     echo(f"\nreport: {path.resolve()}")
     return DemoResult(report=path, records=ctx.records, reused=reused, seconds=seconds)
