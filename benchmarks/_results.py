@@ -37,3 +37,16 @@ def write_result(path: Path, doc: dict) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def print_result(res: dict, as_json: bool, skip: tuple[str, ...] = (), unit: str = "") -> None:
+    """Print a benchmark's result: the JSON object (``as_json``), else one line per figure (but ``skip`` and the
+    machine) and each target with met or MISSED (every target here is an upper bound: ``at most``)."""
+    if as_json:
+        print(json.dumps(res, indent=2, default=_plain))
+        return
+    for k, v in res.items():
+        if k not in ("machine", "targets", "pass", *skip):
+            print(f"{k:32s} {v}")
+    for k, v in res["targets"].items():
+        print(f"{k:32s} {res[k]}{unit} (target at most {v:g}{unit}: {'met' if res['pass'][k] else 'MISSED'})")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _results import write_result  # noqa: E402  (benchmarks/_results.py)
+from _results import print_result, write_result  # noqa: E402  (benchmarks/_results.py)
 
 TARGETS = {"fresh_clone_seconds": 360.0, "second_run_seconds": 120.0}
 
@@ -83,14 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     res = measure(args.keep)
     if args.out:
         write_result(args.out, res)
-    if args.json:
-        print(json.dumps(res, indent=2))
-        return 0
-    for k, v in res.items():
-        if k not in ("machine", "targets", "pass"):
-            print(f"{k:24s} {v}")
-    for k, v in res["targets"].items():
-        print(f"{k:24s} {res[k]} s (target at most {v:.0f} s: {'met' if res['pass'][k] else 'MISSED'})")
+    print_result(res, args.json, unit=" s")
     return 0
 
 

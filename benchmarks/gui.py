@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _results import positive_int, write_result  # noqa: E402  (benchmarks/_results.py)
+from _results import positive_int, print_result, write_result  # noqa: E402  (benchmarks/_results.py)
 
 TARGETS = {"ticker_max_gap_ms_live": 100.0, "ticker_max_gap_ms_analysis": 100.0, "stop_latency_ms_max": 500.0}
 TICK_MS = 20
@@ -157,14 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 res = measure(args)
     if args.out:
         write_result(args.out, res)
-    if args.json:
-        print(json.dumps(res, indent=2))
-        return 0
-    for k, v in res.items():
-        if k not in ("machine", "targets", "pass", "stop_latency_ms_all"):
-            print(f"{k:32s} {v}")
-    for k, v in res["targets"].items():
-        print(f"{k:32s} {res[k]} (target at most {v}: {'met' if res['pass'][k] else 'MISSED'})")
+    print_result(res, args.json, skip=("stop_latency_ms_all",), unit=" ms")
     return 0
 
 
